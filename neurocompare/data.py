@@ -23,8 +23,8 @@ repeats, used for noise ceilings) and ``'time'``, always in the canonical order
 
 A second, smaller type, the *RDM* (representational dissimilarity matrix), is also a plain
 DataArray: dims ``('stimulus', 'stimulus_2')``, the ``stimulus_id`` coord on the first dim
-and ``stimulus_id_2`` on the second, optionally stacked over a leading ``'subject'`` or
-``'session'`` dim. :func:`make_rdm` builds one and :func:`check_rdm` validates it.
+and ``stimulus_id_2`` on the second, optionally stacked over leading dims such as
+``('subject', 'session')``. :func:`make_rdm` builds one and :func:`check_rdm` validates it.
 
 Examples
 --------
@@ -293,7 +293,7 @@ def make_rdm(
         stack_dim = "rdm"
     if arr.ndim not in (2, 3) or arr.shape[-1] != arr.shape[-2]:
         raise ValueError(
-            f"An RDM must be square, shape (n, n) or (n_stack, n, n); got shape {arr.shape}. "
+            f"make_rdm() takes shape (n, n) or (n_stack, n, n); got shape {arr.shape}. "
             "Convert a condensed vector with scipy.spatial.distance.squareform first."
         )
     n = arr.shape[-1]
@@ -312,7 +312,8 @@ def check_rdm(rdm: Any, *, atol: float = 1e-8) -> xr.DataArray:
 
     Parameters
     ----------
-    rdm : xarray.DataArray with dims ([stack,] 'stimulus', 'stimulus_2')
+    rdm : xarray.DataArray with dims (*stack, 'stimulus', 'stimulus_2')
+        Any number of leading stack dims (``'subject'``, ``'session'``, ...) is allowed.
     atol : float
         Tolerance for symmetry and the zero diagonal.
 
@@ -322,9 +323,9 @@ def check_rdm(rdm: Any, *, atol: float = 1e-8) -> xr.DataArray:
     """
     if not isinstance(rdm, xr.DataArray):
         raise TypeError(f"Expected an RDM DataArray; got {type(rdm).__name__}. Build one with make_rdm().")
-    if rdm.dims[-2:] != ("stimulus", "stimulus_2") or rdm.ndim not in (2, 3):
+    if rdm.ndim < 2 or rdm.dims[-2:] != ("stimulus", "stimulus_2"):
         raise ValueError(
-            f"An RDM must have dims ([stack,] 'stimulus', 'stimulus_2'); got {rdm.dims}. Build one with make_rdm()."
+            f"An RDM must have dims (*stack, 'stimulus', 'stimulus_2'); got {rdm.dims}. Build one with make_rdm()."
         )
     arr = np.asarray(rdm.values, dtype=float)
     if not np.isfinite(arr).all():
