@@ -18,3 +18,4 @@ def get_metric(name: str):
 
 
 # Submodules register their measures on import; add one line per module below.
+from neurocompare.similarity import rdm, rsa, cka, cca, shape  # noqa: E402,F401  (part A: register measures)

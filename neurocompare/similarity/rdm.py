@@ -1,0 +1,487 @@
+"""Representational dissimilarity matrices (RDMs).
+
+An RDM holds, for every pair of stimuli, how differently a system responds to them. This module
+computes RDMs from responses with torch kernels that run on CPU or CUDA:
+
+========================  =========================================================================
+method                    dissimilarity between stimulus patterns ``a`` and ``b`` (rows of x)
+========================  =========================================================================
+``'correlation'``         ``1 - pearson_r(a, b)`` (patterns centred and normalised over units)
+``'cosine'``              ``1 - a.b / (|a| |b|)``
+``'euclidean'``           ``|a - b|``
+``'sqeuclidean'``         ``|a - b|**2``
+``crossnobis_rdm``        cross-validated squared Mahalanobis distance per unit, over repetitions
+========================  =========================================================================
+
+What comes back depends on what goes in (documented once here, used everywhere):
+
+- ``Responses`` in -> an RDM ``DataArray`` (``neurocompare.make_rdm``) with the stimulus ids.
+- a numpy array in -> a numpy ``(n, n)`` array, or the condensed upper-triangle vector of length
+  ``n * (n - 1) / 2`` (``scipy.spatial.distance.squareform`` order) with ``condensed=True``.
+- a torch tensor in -> a torch tensor (same rule for ``condensed``), on ``device``.
+
+Scale conventions: ``'sqeuclidean'`` is the plain squared distance. rsatoolbox's ``'euclidean'``
+RDM divides the squared distance by the number of units; divide ours by ``x.shape[1]`` to match.
+The crossnobis RDM is divided by the number of units, as in rsatoolbox and Walther et al. (2016).
+
+The Gram matrix ``x @ x.T`` is formed block by block over its upper triangle (about half the
+multiply-adds of a plain product) and never as a units-by-units matrix.
+
+References
+----------
+Kriegeskorte, Mur & Bandettini (2008). Representational similarity analysis - connecting the
+branches of systems neuroscience. Front. Syst. Neurosci. 2:4.
+Walther, Nili, Ejaz, Alink, Kriegeskorte & Diedrichsen (2016). Reliability of dissimilarity
+measures for multi-voxel pattern analysis. NeuroImage 137, 188-200.
+Ledoit & Wolf (2004). A well-conditioned estimator for large-dimensional covariance matrices.
+J. Multivar. Anal. 88, 365-411.
+Schaefer & Strimmer (2005). A shrinkage approach to large-scale covariance matrix estimation.
+Stat. Appl. Genet. Mol. Biol. 4(1).
+
+Examples
+--------
+>>> import numpy as np
+>>> x = np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0], [0.0, 1.0]])
+>>> d = rdm(x, "euclidean")
+>>> float(d[0, 1]), float(d[1, 2])
+(5.0, 5.0)
+>>> rdm(x, "euclidean", condensed=True).shape
+(6,)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neurocompare.data import check_rdm, check_responses, make_rdm
+from neurocompare.similarity._common import as_matrix, resolve_device
+
+__all__ = [
+    "RDM_METHODS",
+    "rdm",
+    "crossnobis_rdm",
+    "noise_precision",
+    "condense",
+    "squareform_torch",
+    "rdm_vector",
+]
+
+RDM_METHODS = ("correlation", "cosine", "euclidean", "sqeuclidean")
+NOISE_METHODS = ("shrinkage_diag", "shrinkage_eye", "diag", "full", "identity")
+
+
+# ----------------------------------------------------------------------------- kernels
+def sym_gram(a, *, block: int | None = None):
+    """Return ``a @ a.T`` computed over the upper-triangle blocks only.
+
+    Parameters
+    ----------
+    a : torch.Tensor, shape (n, d)
+    block : int, optional
+        Rows per block. Default: one plain product for n <= 1024, else ~n/8 (at least 512).
+
+    Returns
+    -------
+    torch.Tensor, shape (n, n), exactly symmetric.
+    """
+    import torch
+
+    n = a.shape[0]
+    if block is None:
+        block = n if n <= 1024 else max(512, math.ceil(n / 8))
+    if block >= n:
+        g = a @ a.T
+        return (g + g.T) * 0.5
+    g = torch.empty((n, n), dtype=a.dtype, device=a.device)
+    starts = list(range(0, n, block))
+    for i in starts:
+        ai = a[i : i + block]
+        for j in starts:
+            if j < i:
+                continue
+            blk = ai @ a[j : j + block].T
+            if i == j:
+                blk = (blk + blk.T) * 0.5
+                g[i : i + block, j : j + block] = blk
+            else:
+                g[i : i + block, j : j + block] = blk
+                g[j : j + block, i : i + block] = blk.T
+    return g
+
+
+def _triu_indices(n: int, device):
+    import torch
+
+    return torch.triu_indices(n, n, offset=1, device=device)
+
+
+def condense(d):
+    """Upper triangle (without diagonal) of a square RDM as a vector, in ``squareform`` order.
+
+    Parameters
+    ----------
+    d : numpy array or torch tensor, shape (n, n) or (k, n, n)
+
+    Returns
+    -------
+    Same type, shape (n * (n - 1) / 2,) or (k, n * (n - 1) / 2).
+    """
+    if hasattr(d, "detach"):
+        n = d.shape[-1]
+        iu = _triu_indices(n, d.device)
+        return d[..., iu[0], iu[1]]
+    d = np.asarray(d)
+    n = d.shape[-1]
+    iu = np.triu_indices(n, 1)
+    return d[..., iu[0], iu[1]]
+
+
+def squareform_torch(v):
+    """Condensed vector(s) ``(..., m)`` -> square symmetric matrices ``(..., n, n)`` (torch)."""
+    import torch
+
+    m = v.shape[-1]
+    n = _n_from_condensed(m)
+    out = torch.zeros(v.shape[:-1] + (n, n), dtype=v.dtype, device=v.device)
+    iu = _triu_indices(n, v.device)
+    out[..., iu[0], iu[1]] = v
+    out[..., iu[1], iu[0]] = v
+    return out
+
+
+def _n_from_condensed(m: int) -> int:
+    n = int(round((1 + math.sqrt(1 + 8 * m)) / 2))
+    if n * (n - 1) // 2 != m:
+        raise ValueError(
+            f"A condensed RDM vector has length n*(n-1)/2 for some n; got length {m}. "
+            "Pass the upper triangle of a square RDM (scipy.spatial.distance.squareform order)."
+        )
+    return n
+
+
+def _rdm_kernel(x, method: str):
+    """Square RDM (n, n) from a float tensor x (n, d)."""
+    import torch
+
+    if method in ("correlation", "cosine"):
+        a = x - x.mean(dim=1, keepdim=True) if method == "correlation" else x
+        norms = torch.linalg.vector_norm(a, dim=1)
+        tiny = torch.finfo(a.dtype).tiny ** 0.5
+        bad = torch.nonzero(norms <= tiny * max(1.0, float(norms.max()))).flatten()
+        if bad.numel():
+            what = "has zero variance across units" if method == "correlation" else "is all zeros"
+            raise ValueError(
+                f"{method} distance is undefined: {bad.numel()} stimulus pattern(s) {what} "
+                f"(rows {bad[:5].tolist()}). Drop those stimuli, or use method='euclidean'."
+            )
+        a = a / norms[:, None]
+        d = 1.0 - sym_gram(a)
+        d = d.clamp_(min=0.0, max=2.0)
+    elif method in ("euclidean", "sqeuclidean"):
+        a = x - x.mean(dim=0, keepdim=True)  # distances are translation invariant; improves accuracy
+        sq = (a * a).sum(dim=1)
+        d = sq[:, None] + sq[None, :] - 2.0 * sym_gram(a)
+        d = d.clamp_(min=0.0)
+        if method == "euclidean":
+            d = d.sqrt_()
+    else:
+        raise ValueError(f"The 'method' parameter of rdm() must be one of {set(RDM_METHODS)}. Got {method!r} instead.")
+    d.fill_diagonal_(0.0)
+    return d
+
+
+def _output(d, template: Any, condensed: bool, ids, attrs: dict):
+    """Convert a torch RDM to the type documented in the module docstring."""
+    if isinstance(template, xr.DataArray):
+        arr = d.detach().cpu().numpy().astype(np.float64)
+        return make_rdm(arr, stimulus_ids=ids, **attrs)
+    if hasattr(template, "detach"):
+        return condense(d) if condensed else d
+    arr = d.detach().cpu().numpy()
+    return condense(arr) if condensed else arr
+
+
+def rdm(x: Any, method: str = "correlation", *, condensed: bool = False, device: Any = None, float64: bool = False):
+    """Compute a representational dissimilarity matrix.
+
+    Parameters
+    ----------
+    x : Responses with dims ('stimulus', 'unit'), numpy array or torch tensor (n_stimuli, n_units)
+        Responses with repetitions must be averaged first (``neurocompare.average_repetitions``).
+    method : {'correlation', 'cosine', 'euclidean', 'sqeuclidean'}
+        Dissimilarity measure (see the module docstring).
+    condensed : bool
+        For array/tensor input, return the condensed upper-triangle vector instead of the square
+        matrix. Ignored for ``Responses`` input (which returns an RDM DataArray).
+    device : str or torch.device, optional
+        Where to compute (``'cpu'`` by default, ``'cuda'``).
+    float64 : bool
+        Compute in double precision (default float32).
+
+    Returns
+    -------
+    RDM DataArray with dims ('stimulus', 'stimulus_2') for Responses input; otherwise a numpy array
+    or torch tensor of shape (n, n), or (n*(n-1)/2,) with ``condensed=True``.
+
+    Raises
+    ------
+    ValueError
+        Unknown method, NaN/inf values, fewer than 4 stimuli, or (correlation/cosine) a stimulus
+        pattern without variance.
+    """
+    if method not in RDM_METHODS:
+        raise ValueError(f"The 'method' parameter of rdm() must be one of {set(RDM_METHODS)}. Got {method!r} instead.")
+    ids = None
+    if isinstance(x, xr.DataArray):
+        x = check_responses(x)
+        ids = np.asarray(x.stimulus_id.values).astype(str)
+    t = as_matrix(x, name="x", device=device, float64=float64)
+    d = _rdm_kernel(t, method)
+    return _output(d, x, condensed, ids, {"method": method})
+
+
+# ----------------------------------------------------------------------------- noise precision
+def _shrink_cov(res, dof: int, method: str):
+    """Covariance (d, d) of residuals res (m, d) with the chosen shrinkage (float64 tensor)."""
+    import torch
+
+    m, d = res.shape
+    if method == "identity":
+        return torch.eye(d, dtype=res.dtype, device=res.device)
+    if method == "diag":
+        return torch.diag((res * res).sum(0) / dof)
+    s_sum = res.T @ res
+    if method == "full":
+        return s_sum / dof
+    sq = res * res
+    s2_sum = sq.T @ sq  # sum over rows of (x_i x_j)^2
+    if method == "shrinkage_eye":
+        # Ledoit & Wolf (2004): shrink towards a multiple of the identity
+        s = s_sum / m
+        b2 = float((s2_sum / m - s * s).sum()) / m
+        mu = float(torch.diagonal(s).mean())
+        target = mu * torch.eye(d, dtype=res.dtype, device=res.device)
+        d2 = float(((s - target) ** 2).sum())
+        b2 = min(b2, d2)
+        shrink = b2 / d2 if d2 > 0 else 1.0
+        return (shrink * target + (1.0 - shrink) * s) * (m / dof)
+    if method == "shrinkage_diag":
+        # Schaefer & Strimmer (2005), target D: shrink off-diagonal correlations towards zero
+        s = s_sum / dof
+        var = torch.diagonal(s)
+        if bool((var <= 0).any()):
+            raise ValueError(
+                "shrinkage_diag noise estimation needs every unit to vary across repetitions; "
+                f"{int((var <= 0).sum())} unit(s) have zero residual variance. Drop them or use noise='identity'."
+            )
+        std = var.sqrt()
+        r_mean = s_sum / (std[:, None] * std[None, :]) / (m - 1)
+        r2_mean = s2_sum / (var[:, None] * var[None, :]) / (m - 1)
+        var_hat = m / dof**2 * (r2_mean - r_mean**2)
+        off = ~torch.eye(d, dtype=torch.bool, device=res.device)
+        denom = float((r_mean[off] ** 2).sum())
+        lam = float(var_hat[off].sum()) / denom if denom > 0 else 1.0
+        lam = min(max(lam, 0.0), 1.0)
+        scale = torch.where(off, 1.0 - lam, 1.0).to(res.dtype)
+        return s * scale
+    raise ValueError(f"The 'noise' parameter must be one of {set(NOISE_METHODS)} or a (d, d) array. Got {method!r} instead.")
+
+
+def _as_reps(x: Any, device, float64: bool):
+    """(stimulus, unit, repetition) float tensor and ids from Responses or a 3-D array."""
+    import torch
+
+    dev = resolve_device(device)
+    dtype = torch.float64 if float64 else torch.float32
+    ids = None
+    if isinstance(x, xr.DataArray):
+        x = check_responses(x, allow_nan=True)
+        if "repetition" not in x.dims or x.ndim != 3:
+            raise ValueError(
+                f"crossnobis needs Responses with dims ('stimulus', 'unit', 'repetition'); got {x.dims}. "
+                "Keep the single-trial (or per-run) responses along a 'repetition' dim."
+            )
+        ids = np.asarray(x.stimulus_id.values).astype(str)
+        x = x.values
+    t = x.detach().to(dev, dtype) if hasattr(x, "detach") else torch.as_tensor(np.asarray(x), dtype=dtype, device=dev)
+    if t.dim() != 3:
+        raise ValueError(
+            f"crossnobis needs a 3-D array (n_stimuli, n_units, n_repetitions); got shape {tuple(t.shape)}."
+        )
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(
+            "crossnobis needs every stimulus measured in every repetition/fold; the data hold NaN or inf "
+            "(e.g. padding of unequal repeat counts). Drop incomplete repetitions first."
+        )
+    if t.shape[0] < 4:
+        raise ValueError(f"crossnobis needs at least 4 stimuli; got {t.shape[0]}.")
+    if t.shape[2] < 2:
+        raise ValueError(f"crossnobis needs at least 2 repetitions/folds to cross-validate; got {t.shape[2]}.")
+    return t, ids
+
+
+def noise_precision(x: Any, method: str = "shrinkage_diag", *, device: Any = None, float64: bool = True):
+    """Estimate the noise precision matrix (inverse covariance over units) from repetitions.
+
+    Residuals are the repetitions minus each stimulus's mean; degrees of freedom are
+    ``n_stimuli * (n_repetitions - 1)``.
+
+    Parameters
+    ----------
+    x : Responses with dims ('stimulus', 'unit', 'repetition') or array (n_stimuli, n_units, n_reps)
+    method : {'shrinkage_diag', 'shrinkage_eye', 'diag', 'full', 'identity'}
+        'shrinkage_diag' (Schaefer & Strimmer 2005) shrinks correlations towards zero;
+        'shrinkage_eye' (Ledoit & Wolf 2004) shrinks towards a multiple of the identity.
+        Both follow rsatoolbox's ``cov_from_residuals`` definitions.
+    device, float64
+        Where and in which precision to compute (float64 by default: this inverts a matrix).
+
+    Returns
+    -------
+    torch.Tensor, shape (n_units, n_units)
+        Note: this is a units-by-units matrix; it is only formed when a noise model is asked for.
+    """
+    import torch
+
+    t, _ = _as_reps(x, device, float64)
+    n, d, r = t.shape
+    res = (t - t.mean(dim=2, keepdim=True)).permute(0, 2, 1).reshape(n * r, d)
+    cov = _shrink_cov(res, n * (r - 1), method)
+    try:
+        return torch.linalg.inv(cov)
+    except RuntimeError as err:  # singular
+        raise ValueError(
+            f"The '{method}' noise covariance is singular (more units than residual degrees of freedom?). "
+            "Use method='shrinkage_diag' or 'shrinkage_eye'."
+        ) from err
+
+
+def crossnobis_rdm(
+    x: Any,
+    *,
+    noise: Any = "shrinkage_diag",
+    folds: Any = None,
+    condensed: bool = False,
+    device: Any = None,
+    float64: bool = False,
+):
+    """Cross-validated Mahalanobis ("crossnobis") RDM over repetitions or folds.
+
+    For each fold k, the pattern difference of stimuli i, j in fold k is multiplied (through the
+    noise precision) with the difference of the mean of all other folds; the products are averaged
+    over folds and divided by the number of units. The estimate is unbiased: its expectation is
+    the true squared Mahalanobis distance, so it is 0 on average for identical stimuli and can be
+    negative.
+
+    Parameters
+    ----------
+    x : Responses with dims ('stimulus', 'unit', 'repetition') or array (n_stimuli, n_units, n_reps)
+        Every stimulus must be measured in every repetition (no NaN).
+    noise : str, array (n_units, n_units) or None
+        Noise *precision*. A string picks an estimator for :func:`noise_precision` computed from the
+        same repetitions; ``None`` or ``'identity'`` gives the cross-validated Euclidean distance
+        (computed without any units-by-units matrix).
+    folds : sequence of int, optional
+        Fold label for each repetition (e.g. the run it came from); repetitions with the same label
+        are averaged first. Default: each repetition is its own fold.
+    condensed, device, float64
+        As in :func:`rdm`.
+
+    Returns
+    -------
+    RDM DataArray (Responses input) or array/tensor (n, n) / condensed, as in :func:`rdm`.
+    """
+    import torch
+
+    t, ids = _as_reps(x, device, float64)
+    n, d, r = t.shape
+    if folds is not None:
+        labels = np.asarray(folds)
+        if labels.shape != (r,):
+            raise ValueError(f"folds must give one label per repetition ({r}); got shape {labels.shape}.")
+        uniq = np.unique(labels)
+        if uniq.size < 2:
+            raise ValueError("folds must contain at least 2 distinct labels to cross-validate.")
+        t = torch.stack([t[:, :, torch.as_tensor(np.flatnonzero(labels == u), device=t.device)].mean(2) for u in uniq], 2)
+    k = t.shape[2]
+    if noise is None or (isinstance(noise, str) and noise == "identity"):
+        w = t
+    else:
+        if isinstance(noise, str):
+            prec = noise_precision(t, noise, device=t.device, float64=True)
+        else:
+            prec = noise.detach() if hasattr(noise, "detach") else torch.as_tensor(np.asarray(noise))
+            prec = prec.to(t.device, torch.float64)
+            if prec.shape != (d, d):
+                raise ValueError(f"noise precision must have shape ({d}, {d}); got {tuple(prec.shape)}.")
+        # whiten with a symmetric square root of the precision, so every product is a plain Gram
+        evals, evecs = torch.linalg.eigh((prec + prec.T) / 2)
+        if bool((evals < -1e-10 * evals.abs().max()).any()):
+            raise ValueError("The noise precision matrix is not positive semi-definite.")
+        root = (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
+        w = torch.einsum("nur,uv->nvr", t.to(torch.float64), root).to(t.dtype)
+    # sum_k (S - M_k) M_k^T = S S^T - sum_k M_k M_k^T  with S = sum_k M_k
+    total = w.sum(2)
+    kern = sym_gram(total)
+    for i in range(k):
+        kern = kern - sym_gram(w[:, :, i])
+    kern = kern / (k - 1)
+    diag = torch.diagonal(kern)
+    dist = (diag[:, None] + diag[None, :] - 2.0 * kern) / (d * k)
+    dist.fill_diagonal_(0.0)
+    template = x if not isinstance(x, xr.DataArray) else x
+    return _output(dist, template, condensed, ids, {"method": "crossnobis"})
+
+
+# ----------------------------------------------------------------------------- RDM inputs
+def rdm_vector(r: Any, *, name: str = "rdm", device: Any = None, float64: bool = False):
+    """Turn an RDM given in any supported form into a condensed torch vector (or a stack of them).
+
+    Parameters
+    ----------
+    r : RDM DataArray (dims (*stack, 'stimulus', 'stimulus_2')), square array/tensor (n, n) or
+        (k, n, n), or condensed vector(s) (m,) / (k, m)
+        Square inputs must be symmetric with a zero diagonal.
+
+    Returns
+    -------
+    vec : torch.Tensor, shape (m,) or (k, m)
+    ids : numpy array of stimulus ids, or None
+    """
+    import torch
+
+    dev = resolve_device(device)
+    dtype = torch.float64 if float64 else torch.float32
+    ids = None
+    if isinstance(r, xr.DataArray):
+        r = check_rdm(r)
+        ids = np.asarray(r.stimulus_id.values).astype(str)
+        stack = r.dims[:-2]
+        if len(stack) > 1:
+            r = r.stack(_rdm_stack=stack).transpose("_rdm_stack", "stimulus", "stimulus_2")
+        r = np.asarray(r.values, dtype=float)
+    t = r.detach().to(dev, dtype) if hasattr(r, "detach") else torch.as_tensor(np.asarray(r, dtype=float), dtype=dtype, device=dev)
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or infinite values; RDM entries must be finite.")
+    if t.dim() >= 2 and t.shape[-1] == t.shape[-2] and t.shape[-1] > 1:
+        n = t.shape[-1]
+        tol = 1e-6 * max(1.0, float(t.abs().max()))
+        if float((t - t.transpose(-1, -2)).abs().max()) > tol:
+            raise ValueError(f"{name} is not symmetric. Symmetrize it with (d + d.T) / 2 if that is intended.")
+        if float(torch.diagonal(t, dim1=-2, dim2=-1).abs().max()) > tol:
+            raise ValueError(f"{name} has a non-zero diagonal; an RDM's diagonal must be zero.")
+        if t.dim() > 3:
+            raise ValueError(f"{name} has shape {tuple(t.shape)}; pass (n, n) or (k, n, n).")
+        vec = condense(t)
+    elif t.dim() in (1, 2):
+        n = _n_from_condensed(t.shape[-1])
+        vec = t
+    else:
+        raise ValueError(f"{name} has shape {tuple(t.shape)}; pass a square RDM (n, n), a stack (k, n, n) or a condensed vector.")
+    if n < 4:
+        raise ValueError(f"{name} describes {n} stimuli; comparing RDMs needs at least 4.")
+    return vec, ids

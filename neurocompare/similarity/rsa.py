@@ -1,0 +1,265 @@
+"""Representational similarity analysis: compare RDMs, or responses through their RDMs.
+
+RDM comparison methods (following rsatoolbox's definitions, on the upper triangles):
+
+==============  ===================================================================================
+``spearman``    Pearson correlation of the ranks (ties get average ranks)
+``pearson``     Pearson correlation of the dissimilarities
+``tau_a``       Kendall's tau-a: (concordant - discordant pairs) / (m (m - 1) / 2), ties not
+                corrected (Nili et al. 2014: the right choice when a model predicts ties)
+``tau_b``       Kendall's tau-b (scipy), tie-corrected
+``rho_a``       Spearman's rho-a: 12 * sum(centred ranks products) / (m**3 - m), no tie correction
+``cosine``      cosine of the dissimilarity vectors (no centring)
+``wuc``         whitened unbiased RDM cosine (Diedrichsen et al. 2021): the cosine between the
+                double-centred second-moment matrices ``G = -H D H / 2`` (rsatoolbox's
+                ``cosine_cov`` with the default, identity, pattern covariance)
+==============  ===================================================================================
+
+Every comparison takes RDM DataArrays (aligned on ``stimulus_id`` when both carry it), square
+arrays/tensors or condensed vectors, and returns a float; stacked RDMs (``(k, n, n)``, or a
+DataArray with a leading dim) give a ``(k_a, k_b)`` numpy array.
+
+Undefined cases raise instead of returning NaN: a constant RDM has no rank order or correlation
+(spearman, pearson, tau_b), and an all-zero RDM has no direction (cosine, wuc). ``tau_a`` and
+``rho_a`` are defined (0) for a constant RDM.
+
+References
+----------
+Nili, Wingfield, Walther, Su, Marslen-Wilson & Kriegeskorte (2014). A toolbox for representational
+similarity analysis. PLoS Comput. Biol. 10(4), e1003553.
+Diedrichsen, Berlot, Mur, Schuett, Shahbazi & Kriegeskorte (2021). Comparing representational
+geometries using whitened unbiased-distance-matrix similarity. Neurons, Behavior, Data analysis,
+and Theory 5(3).
+
+Examples
+--------
+>>> import numpy as np
+>>> a = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+>>> compare_rdms(a, a ** 2, "spearman")
+1.0
+>>> round(compare_rdms(a, a ** 2, "pearson"), 4)
+0.9789
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neurocompare.data import check_rdm
+from neurocompare.similarity._common import METRICS
+from neurocompare.similarity.rdm import RDM_METHODS, _n_from_condensed, rdm, rdm_vector, squareform_torch
+
+__all__ = ["COMPARE_METHODS", "compare_rdms", "rank", "rsa"]
+
+COMPARE_METHODS = ("spearman", "pearson", "tau_a", "tau_b", "rho_a", "cosine", "wuc")
+
+
+# ----------------------------------------------------------------------------- kernels
+def rank(v):
+    """Ranks (1-based, ties averaged) along the last dim of a torch tensor, like scipy's rankdata."""
+    import torch
+
+    flat = v.reshape(-1, v.shape[-1])
+    out = torch.empty_like(flat, dtype=torch.float64 if flat.dtype == torch.float64 else torch.float32)
+    for row in range(flat.shape[0]):
+        vals, order = torch.sort(flat[row], stable=True)
+        _, counts = torch.unique_consecutive(vals, return_counts=True)
+        ends = torch.cumsum(counts, 0)
+        avg = (ends - (counts - 1) / 2.0).to(out.dtype)  # average of ranks start+1 .. end
+        out[row, order] = torch.repeat_interleave(avg, counts)
+    return out.reshape(v.shape)
+
+
+def _cosine_rows(a, b, what: str):
+    """(ka, m), (kb, m) -> (ka, kb) cosines; raises on zero vectors."""
+    import torch
+
+    na = torch.linalg.vector_norm(a, dim=1)
+    nb = torch.linalg.vector_norm(b, dim=1)
+    for norms, side in ((na, "first"), (nb, "second")):
+        if bool((norms == 0).any()):
+            raise ValueError(
+                f"{what} is undefined: the {side} RDM is {'constant' if what != 'cosine' else 'all zeros'} "
+                "(no variation across stimulus pairs). Check the responses it came from."
+            )
+    return ((a @ b.T) / (na[:, None] * nb[None, :])).clamp(-1.0, 1.0)
+
+
+def _center(v):
+    return v - v.mean(dim=-1, keepdim=True)
+
+
+def _double_centred(v):
+    """Condensed RDMs (k, m) -> flattened double-centred second moments -H D H / 2, shape (k, n*n)."""
+    d = squareform_torch(v)
+    g = -0.5 * d
+    g = g - g.mean(dim=-1, keepdim=True) - g.mean(dim=-2, keepdim=True) + g.mean(dim=(-1, -2), keepdim=True)
+    return g.reshape(g.shape[0], -1)
+
+
+def _tau(a: np.ndarray, b: np.ndarray, variant: str) -> float:
+    """Kendall tau-a or tau-b of two vectors in O(m log m) (scipy's merge-sort count)."""
+    import scipy.stats
+
+    m = a.size
+    tot = m * (m - 1) // 2
+
+    def ties(v):
+        _, c = np.unique(v, return_counts=True)
+        return int((c * (c - 1) // 2).sum())
+
+    tx, ty = ties(a), ties(b)
+    if variant == "tau_b":
+        if tx == tot or ty == tot:
+            raise ValueError("tau_b is undefined: one RDM is constant. Use tau_a, which is 0 in that case.")
+        return float(scipy.stats.kendalltau(a, b, variant="b").statistic)
+    if tx == tot or ty == tot:
+        return 0.0
+    tau_b = float(scipy.stats.kendalltau(a, b, variant="b").statistic)
+    con_minus_dis = tau_b * np.sqrt(float(tot - tx) * float(tot - ty))
+    return float(np.clip(con_minus_dis / tot, -1.0, 1.0))
+
+
+def _compare_vectors(a, b, method: str) -> np.ndarray:
+    """(ka, m), (kb, m) torch -> (ka, kb) numpy similarities."""
+    import torch
+
+    if method == "spearman":
+        out = _cosine_rows(_center(rank(a)), _center(rank(b)), "spearman")
+    elif method == "pearson":
+        out = _cosine_rows(_center(a), _center(b), "pearson")
+    elif method == "cosine":
+        out = _cosine_rows(a, b, "cosine")
+    elif method == "rho_a":
+        m = a.shape[1]
+        ra, rb = _center(rank(a)).to(torch.float64), _center(rank(b)).to(torch.float64)
+        out = (ra @ rb.T) * 12.0 / (float(m) ** 3 - m)
+    elif method == "wuc":
+        out = _cosine_rows(_double_centred(a), _double_centred(b), "wuc")
+    elif method in ("tau_a", "tau_b"):
+        an, bn = a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy()
+        out = np.array([[_tau(x, y, method) for y in bn] for x in an])
+        return out
+    else:
+        raise ValueError(
+            f"The 'method' parameter of compare_rdms() must be one of {set(COMPARE_METHODS)}. Got {method!r} instead."
+        )
+    return out.detach().cpu().double().numpy()
+
+
+# ----------------------------------------------------------------------------- public API
+def _align_rdms(a: Any, b: Any):
+    """Reorder RDM DataArray b to a's stimulus order when both carry ids."""
+    if isinstance(a, xr.DataArray) and isinstance(b, xr.DataArray):
+        a, b = check_rdm(a), check_rdm(b)
+        ia = np.asarray(a.stimulus_id.values).astype(str)
+        ib = np.asarray(b.stimulus_id.values).astype(str)
+        if set(ia) != set(ib) or ia.size != ib.size:
+            only_a, only_b = np.setdiff1d(ia, ib), np.setdiff1d(ib, ia)
+            raise ValueError(
+                f"The two RDMs describe different stimuli: {only_a.size} id(s) only in the first "
+                f"({list(only_a[:3])}), {only_b.size} only in the second ({list(only_b[:3])}). "
+                "Select the common stimuli first, e.g. rdm.sel(stimulus=..., stimulus_2=...)."
+            )
+        if not np.array_equal(ia, ib):
+            pos = {s: i for i, s in enumerate(ib)}
+            order = np.array([pos[s] for s in ia])
+            b = b.isel(stimulus=order, stimulus_2=order)
+    return a, b
+
+
+def compare_rdms(a: Any, b: Any, method: str = "spearman", *, device: Any = None, float64: bool = True):
+    """Compare two RDMs (or two stacks of RDMs).
+
+    Parameters
+    ----------
+    a, b : RDM DataArray, square array/tensor (n, n) or (k, n, n), or condensed vector(s)
+        Both must describe the same stimuli in the same order (DataArrays are aligned by
+        ``stimulus_id``).
+    method : {'spearman', 'pearson', 'tau_a', 'tau_b', 'rho_a', 'cosine', 'wuc'}
+        See the module docstring.
+    device : str or torch.device, optional
+    float64 : bool
+        Compute in double precision (default True: RDMs are small).
+
+    Returns
+    -------
+    float, or numpy array (k_a, k_b) when either input is a stack.
+    """
+    if method not in COMPARE_METHODS:
+        raise ValueError(
+            f"The 'method' parameter of compare_rdms() must be one of {set(COMPARE_METHODS)}. Got {method!r} instead."
+        )
+    a, b = _align_rdms(a, b)
+    va, _ = rdm_vector(a, name="first RDM", device=device, float64=float64)
+    vb, _ = rdm_vector(b, name="second RDM", device=device, float64=float64)
+    if va.shape[-1] != vb.shape[-1]:
+        raise ValueError(
+            f"The RDMs describe different numbers of stimuli ({_n_from_condensed(va.shape[-1])} vs "
+            f"{_n_from_condensed(vb.shape[-1])}); compare RDMs of the same stimuli."
+        )
+    single = va.dim() == 1 and vb.dim() == 1
+    out = _compare_vectors(va.reshape(-1, va.shape[-1]), vb.reshape(-1, vb.shape[-1]), method)
+    return float(out[0, 0]) if single else out
+
+
+def rsa(
+    x: Any,
+    y: Any,
+    *,
+    rdm_method: str = "correlation",
+    compare: str = "spearman",
+    device: Any = None,
+    float64: bool = False,
+) -> float:
+    """Representational similarity of two response sets: compare their RDMs.
+
+    Parameters
+    ----------
+    x, y : Responses with dims ('stimulus', 'unit'), numpy arrays or torch tensors (n_stimuli, n_units)
+        Aligned on ``stimulus_id`` when both are Responses.
+    rdm_method : {'correlation', 'cosine', 'euclidean', 'sqeuclidean'}
+        How each RDM is computed (:func:`neurocompare.similarity.rdm.rdm`).
+    compare : {'spearman', 'pearson', 'tau_a', 'tau_b', 'rho_a', 'cosine', 'wuc'}
+        How the RDMs are compared (:func:`compare_rdms`).
+    device, float64
+        Where and in which precision the RDMs are computed; the comparison runs in float64.
+
+    Returns
+    -------
+    float
+        1.0 for ``rsa(x, x)`` with every comparison method.
+    """
+    from neurocompare.similarity._common import as_pair
+
+    if rdm_method not in RDM_METHODS:
+        raise ValueError(f"The 'rdm_method' parameter of rsa() must be one of {set(RDM_METHODS)}. Got {rdm_method!r} instead.")
+    tx, ty = as_pair(x, y, device=device, float64=float64)
+    dx = rdm(tx, rdm_method, condensed=True)
+    dy = rdm(ty, rdm_method, condensed=True)
+    return compare_rdms(dx.double(), dy.double(), compare)
+
+
+def _register(compare_method: str):
+    def metric(x: Any, y: Any, *, rdm_method: str = "correlation", device: Any = None, float64: bool = False) -> float:
+        return rsa(x, y, rdm_method=rdm_method, compare=compare_method, device=device, float64=float64)
+
+    metric.__name__ = f"rsa_{compare_method}"
+    metric.__doc__ = (
+        f"RSA with {compare_method!r} RDM comparison: ``rsa(x, y, compare={compare_method!r})``.\n\n"
+        "x, y : Responses, arrays or tensors (n_stimuli, n_units); returns a float (1.0 for identical inputs)."
+    )
+    METRICS.register(f"rsa_{compare_method}", metric)
+    return metric
+
+
+rsa_spearman = _register("spearman")
+rsa_pearson = _register("pearson")
+rsa_tau_a = _register("tau_a")
+rsa_tau_b = _register("tau_b")
+rsa_rho_a = _register("rho_a")
+rsa_cosine = _register("cosine")
+rsa_wuc = _register("wuc")
