@@ -85,6 +85,12 @@ DATASETS: dict[str, str] = {
     "kriegeskorte2008": "Human-IT fMRI and monkey-IT RDMs for 92 object images",
     "cowley2023_v4": "Macaque V4 spike counts to natural and synthetic images (48 sessions)",
     "henaff2021_v1": "Macaque V1 repeated responses to movie frames (360 units)",
+    "norman_haignere2015": "Auditory-cortex fMRI components for 165 natural sounds",
+    "sargolini2006": "61 rat trajectories and one grid cell's spikes (Sargolini 2006)",
+    "ratinabox_trajectories": "Rat trajectories shipped with RatInABox (Sargolini, Tanni)",
+    "gerlei_mec": "7 medial-entorhinal units: rate maps, autocorrelograms, grid scores",
+    "ratgps": "Rat hippocampal spike counts with positions, 5 rats (RatGPS)",
+    "mnist": "MNIST handwritten digits (IDX files)",
 }
 
 
