@@ -1,0 +1,396 @@
+"""Statistics for similarity scores: bootstrap confidence intervals over stimuli, permutation tests.
+
+- :func:`bootstrap` resamples stimuli with replacement and recomputes any measure
+  ``(x, y) -> float`` on the resampled rows; the percentile interval is returned.
+- :func:`bootstrap_rdm` does the same directly on two RDMs, dropping the pairs that a resample
+  makes of a stimulus with its own copy (their dissimilarity is 0 by construction, not data), as
+  rsatoolbox's stimulus bootstrap does.
+- :func:`permutation_test` shuffles y's stimulus labels to build the null distribution of "no
+  stimulus correspondence"; :func:`permutation_test_rdm` permutes the rows and columns of one RDM
+  (Mantel test), which is much cheaper for RSA since the RDMs are computed once.
+
+p-values count the observed ordering as one permutation: ``p = (1 + #{null >= observed}) /
+(1 + n_perm)`` (for ``alternative='greater'``), so they are never 0.
+
+References
+----------
+Efron & Tibshirani (1993). An Introduction to the Bootstrap. Chapman & Hall.
+Nili et al. (2014). A toolbox for representational similarity analysis. PLoS Comput. Biol.
+Schuett et al. (2023). Statistical inference on representational geometries. eLife 12, e82566.
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> x = rng.normal(size=(40, 5))
+>>> res = permutation_test(x, x + 0.1 * rng.normal(size=(40, 5)), "cka_linear", n_perm=50, seed=0)
+>>> res.p_value <= 1 / 51 + 1e-12
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neurocompare.data import align
+from neurocompare.similarity._common import METRICS
+
+__all__ = ["BootstrapResult", "PermutationResult", "bootstrap", "bootstrap_rdm", "permutation_test", "permutation_test_rdm"]
+
+
+@dataclass
+class BootstrapResult:
+    """Result of a bootstrap over stimuli.
+
+    Attributes
+    ----------
+    estimate : float
+        The measure on the full data.
+    low, high : float
+        Percentile confidence interval bounds.
+    ci : float
+        Confidence level (e.g. 0.95).
+    std : float
+        Bootstrap standard error.
+    samples : numpy array (n_boot,)
+        The bootstrap replicates.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    ci: float
+    std: float
+    samples: np.ndarray = field(repr=False)
+
+
+@dataclass
+class PermutationResult:
+    """Result of a permutation test.
+
+    Attributes
+    ----------
+    statistic : float
+        The measure on the unpermuted data.
+    p_value : float
+        ``(1 + #{null at least as extreme}) / (1 + n_perm)``.
+    null : numpy array (n_perm,)
+        The null distribution.
+    alternative : str
+    """
+
+    statistic: float
+    p_value: float
+    null: np.ndarray = field(repr=False)
+    alternative: str = "greater"
+
+
+def _metric(metric: str | Callable[..., float]) -> Callable[..., float]:
+    if callable(metric):
+        return metric
+    return METRICS.get(metric)
+
+
+def _quiet(progress: bool) -> bool:
+    return (not progress) or os.environ.get("NEUROCOMPARE_QUIET") == "1"
+
+
+def _rows(a: Any):
+    """2-D numpy/torch rows view (stimulus first); Responses become numpy arrays."""
+    if isinstance(a, xr.DataArray):
+        return np.asarray(a.values)
+    return a
+
+
+def _check_n(n: int, what: str, minimum: int) -> None:
+    if int(n) < minimum:
+        raise ValueError(f"{what} must be at least {minimum}; got {n}.")
+
+
+def _rng(seed):
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _pair_arrays(x: Any, y: Any):
+    if isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray):
+        x, y = align(x, y)
+    x, y = _rows(x), _rows(y)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} stimuli but y has {y.shape[0]}; pass one row per stimulus each.")
+    return x, y
+
+
+def _summarise(estimate: float, samples: np.ndarray, ci: float, n_failed: int) -> BootstrapResult:
+    if n_failed > len(samples) // 2:
+        raise ValueError(
+            f"{n_failed} of {len(samples) + n_failed} bootstrap resamples gave an undefined score "
+            "(too few distinct stimuli?). Use more stimuli."
+        )
+    lo, hi = np.quantile(samples, [(1 - ci) / 2, (1 + ci) / 2])
+    return BootstrapResult(float(estimate), float(lo), float(hi), ci, float(np.std(samples, ddof=1)), samples)
+
+
+def bootstrap(
+    x: Any,
+    y: Any,
+    metric: str | Callable[..., float] = "cka_linear",
+    *,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int | np.random.Generator | None = 0,
+    progress: bool = True,
+    **params: Any,
+) -> BootstrapResult:
+    """Bootstrap confidence interval of a similarity measure, resampling stimuli.
+
+    Parameters
+    ----------
+    x, y : Responses with dims ('stimulus', 'unit'), arrays or tensors (n_stimuli, n_units)
+    metric : str or callable
+        A name in ``METRICS`` or a function ``(x, y, **params) -> float``.
+    n_boot : int
+        Number of resamples (>= 10).
+    ci : float
+        Confidence level of the percentile interval.
+    seed : int or numpy Generator
+    progress : bool
+        tqdm bar (silent with ``NEUROCOMPARE_QUIET=1``).
+    **params
+        Passed to the metric (``device=``, ``float64=``, ...).
+
+    Returns
+    -------
+    BootstrapResult
+
+    Notes
+    -----
+    Resampling with replacement repeats stimuli. For RDM-based measures the repeated pairs give
+    zero dissimilarities in both RDMs; use :func:`bootstrap_rdm` to exclude them. Resamples whose
+    score is undefined (raise ValueError, e.g. a constant resample) are dropped and counted; more
+    than half failing raises.
+    """
+    from tqdm.auto import tqdm
+
+    _check_n(n_boot, "n_boot", 10)
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be between 0 and 1; got {ci}.")
+    fn = _metric(metric)
+    x, y = _pair_arrays(x, y)
+    estimate = fn(x, y, **params)
+    rng = _rng(seed)
+    n = x.shape[0]
+    samples, failed = [], 0
+    for _ in tqdm(range(n_boot), desc="bootstrap", disable=_quiet(progress)):
+        idx = rng.integers(0, n, n)
+        if np.unique(idx).size < 4:
+            failed += 1
+            continue
+        try:
+            samples.append(fn(x[idx], y[idx], **params))
+        except ValueError:
+            failed += 1
+    return _summarise(estimate, np.asarray(samples), ci, failed)
+
+
+def _rdm_square(r: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    from scipy.spatial.distance import squareform
+
+    from neurocompare.similarity.rdm import rdm_vector
+
+    vec, ids = rdm_vector(r, float64=True)
+    if vec.dim() != 1:
+        raise ValueError("Pass single RDMs (not stacks) to the RDM bootstrap/permutation functions.")
+    return squareform(vec.cpu().numpy(), checks=False), ids
+
+
+def _rdm_pair(a: Any, b: Any):
+    from neurocompare.similarity.rsa import _align_rdms
+
+    a, b = _align_rdms(a, b)
+    da, _ = _rdm_square(a)
+    db, _ = _rdm_square(b)
+    if da.shape != db.shape:
+        raise ValueError(f"The RDMs have different sizes {da.shape} and {db.shape}; compare RDMs of the same stimuli.")
+    return da, db
+
+
+def bootstrap_rdm(
+    a: Any,
+    b: Any,
+    method: str = "spearman",
+    *,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int | np.random.Generator | None = 0,
+    progress: bool = True,
+) -> BootstrapResult:
+    """Bootstrap CI of an RDM comparison, resampling stimuli and dropping self-pairs.
+
+    Parameters
+    ----------
+    a, b : RDM DataArrays, square arrays (n, n) or condensed vectors of the same stimuli
+    method : str
+        Any :func:`neurocompare.similarity.rsa.compare_rdms` method.
+    n_boot, ci, seed, progress
+        As in :func:`bootstrap`.
+
+    Returns
+    -------
+    BootstrapResult
+    """
+    from tqdm.auto import tqdm
+
+    from neurocompare.similarity.rsa import compare_rdms
+
+    _check_n(n_boot, "n_boot", 10)
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be between 0 and 1; got {ci}.")
+    da, db = _rdm_pair(a, b)
+    estimate = compare_rdms(da, db, method)
+    rng = _rng(seed)
+    n = da.shape[0]
+    iu = np.triu_indices(n, 1)
+    samples, failed = [], 0
+    for _ in tqdm(range(n_boot), desc="RDM bootstrap", disable=_quiet(progress)):
+        idx = rng.integers(0, n, n)
+        keep = idx[iu[0]] != idx[iu[1]]  # pairs of a stimulus with its own copy carry no data
+        if np.unique(idx).size < 4:
+            failed += 1
+            continue
+        va = da[idx[iu[0]], idx[iu[1]]][keep]
+        vb = db[idx[iu[0]], idx[iu[1]]][keep]
+        try:
+            samples.append(_compare_raw(va, vb, method))
+        except ValueError:
+            failed += 1
+    return _summarise(estimate, np.asarray(samples), ci, failed)
+
+
+def _compare_raw(va: np.ndarray, vb: np.ndarray, method: str) -> float:
+    """Compare two dissimilarity vectors that are not full condensed RDMs (bootstrap subsets)."""
+    import torch
+
+    from neurocompare.similarity.rsa import _compare_vectors
+
+    if method == "wuc":
+        raise ValueError("The whitened unbiased cosine needs complete RDMs; bootstrap it with bootstrap().")
+    ta = torch.as_tensor(va, dtype=torch.float64)[None]
+    tb = torch.as_tensor(vb, dtype=torch.float64)[None]
+    return float(_compare_vectors(ta, tb, method)[0, 0])
+
+
+def _p_value(stat: float, null: np.ndarray, alternative: str) -> float:
+    if alternative == "greater":
+        extreme = np.sum(null >= stat - 1e-12 * abs(stat))
+    elif alternative == "less":
+        extreme = np.sum(null <= stat + 1e-12 * abs(stat))
+    elif alternative == "two-sided":
+        centre = np.mean(null)
+        extreme = np.sum(np.abs(null - centre) >= abs(stat - centre) - 1e-12 * abs(stat))
+    else:
+        raise ValueError(
+            f"The 'alternative' parameter must be one of {{'greater', 'less', 'two-sided'}}. Got {alternative!r} instead."
+        )
+    return float((1 + extreme) / (1 + null.size))
+
+
+def permutation_test(
+    x: Any,
+    y: Any,
+    metric: str | Callable[..., float] = "cka_linear",
+    *,
+    n_perm: int = 1000,
+    alternative: str = "greater",
+    seed: int | np.random.Generator | None = 0,
+    progress: bool = True,
+    **params: Any,
+) -> PermutationResult:
+    """Permutation test of stimulus correspondence: shuffle y's rows and recompute the measure.
+
+    Parameters
+    ----------
+    x, y : Responses, arrays or tensors (n_stimuli, n_units)
+    metric : str or callable
+        A name in ``METRICS`` or ``(x, y, **params) -> float``. For similarity measures use
+        ``alternative='greater'``; for distances (procrustes, shape) use ``'less'``.
+    n_perm : int
+        Number of permutations (>= 10).
+    alternative : {'greater', 'less', 'two-sided'}
+    seed, progress, **params
+        As in :func:`bootstrap`.
+
+    Returns
+    -------
+    PermutationResult
+    """
+    from tqdm.auto import tqdm
+
+    _check_n(n_perm, "n_perm", 10)
+    _p_value(0.0, np.zeros(1), alternative)  # validates 'alternative' before any work
+    fn = _metric(metric)
+    x, y = _pair_arrays(x, y)
+    stat = fn(x, y, **params)
+    rng = _rng(seed)
+    n = x.shape[0]
+    null = np.empty(n_perm)
+    for k in tqdm(range(n_perm), desc="permutations", disable=_quiet(progress)):
+        null[k] = fn(x, y[rng.permutation(n)], **params)
+    return PermutationResult(float(stat), _p_value(stat, null, alternative), null, alternative)
+
+
+def permutation_test_rdm(
+    a: Any,
+    b: Any,
+    method: str = "spearman",
+    *,
+    n_perm: int = 1000,
+    alternative: str = "greater",
+    seed: int | np.random.Generator | None = 0,
+    progress: bool = True,
+) -> PermutationResult:
+    """Mantel-style permutation test of an RDM comparison: permute b's stimuli (rows and columns).
+
+    Parameters
+    ----------
+    a, b : RDM DataArrays, square arrays (n, n) or condensed vectors of the same stimuli
+    method : str
+        Any :func:`neurocompare.similarity.rsa.compare_rdms` method.
+    n_perm, alternative, seed, progress
+        As in :func:`permutation_test`.
+
+    Returns
+    -------
+    PermutationResult
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from neurocompare.similarity.rsa import _compare_vectors, compare_rdms
+
+    _check_n(n_perm, "n_perm", 10)
+    _p_value(0.0, np.zeros(1), alternative)
+    da, db = _rdm_pair(a, b)
+    stat = compare_rdms(da, db, method)
+    rng = _rng(seed)
+    n = da.shape[0]
+    iu = np.triu_indices(n, 1)
+    va = torch.as_tensor(da[iu], dtype=torch.float64)[None]
+    null = np.empty(n_perm)
+    batch = 64
+    done = 0
+    bar = tqdm(total=n_perm, desc="RDM permutations", disable=_quiet(progress))
+    while done < n_perm:
+        k = min(batch, n_perm - done)
+        perms = [rng.permutation(n) for _ in range(k)]
+        vb = torch.as_tensor(np.stack([db[p][:, p][iu] for p in perms]), dtype=torch.float64)
+        null[done : done + k] = _compare_vectors(va, vb, method)[0]
+        done += k
+        bar.update(k)
+    bar.close()
+    return PermutationResult(float(stat), _p_value(stat, null, alternative), null, alternative)
