@@ -33,3 +33,5 @@ def build_model(name: str, **kwargs: Any):
 
 
 from neurocompare.models import convnets  # noqa: E402,F401  (registers on import)
+from neurocompare.models import resnet  # noqa: E402,F401  (registers resnet18, resnet18_small)
+from neurocompare.models import mlp  # noqa: E402,F401  (registers mlp)
