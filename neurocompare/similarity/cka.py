@@ -197,8 +197,10 @@ def cka_linear_torch(x, y, unbiased: bool = False):
     if x.shape[0] < 4:
         raise ValueError(f"CKA needs at least 4 stimuli; got {x.shape[0]}.")
     score, sxx, syy = _linear_cka_core(x, y, unbiased)
-    if not unbiased and (float(sxx) <= 0 or float(syy) <= 0):
-        raise _no_variance("x" if float(sxx) <= 0 else "y")
+    if not unbiased:
+        fx, fy = float(sxx.detach()), float(syy.detach())
+        if fx <= 0 or fy <= 0:
+            raise _no_variance("x" if fx <= 0 else "y")
     return score
 
 
