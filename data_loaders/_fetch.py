@@ -236,4 +236,5 @@ def download(module: ModuleType, root: str | os.PathLike | None = None, *, progr
             path=str((target / rel).parent),
             progressbar=not quiet,
         )
+        verify(target / rel, digest)
     return target

@@ -54,6 +54,7 @@ __all__ = [
     "load",
     "load_raw",
     "load_images",
+    "load_stimuli",
     "load_pooled",
 ]
 
@@ -224,6 +225,11 @@ def load_images(session: str | int, root: str | os.PathLike | None = None) -> xr
         coords={"stimulus_id": ("stimulus", _stimulus_ids(session, n)), "session": ("stimulus", np.full(n, session))},
         attrs={"source": "cowley2023_v4", "citation": CITATION},
     )
+
+
+def load_stimuli(root: str | os.PathLike | None = None, session: str | int = "210325") -> xr.DataArray:
+    """The images of one session (default 210325); same as :func:`load_images` (for the CLI's ``--dataset``)."""
+    return load_images(session, root)
 
 
 def _maybe_images(session: str, root, images: bool, n: int) -> xr.DataArray | None:

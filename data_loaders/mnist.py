@@ -13,11 +13,12 @@ import sys
 from functools import lru_cache
 
 import numpy as np
+import xarray as xr
 
 from data_loaders._fetch import fetch, stamp
 from data_loaders.readers import read_idx
 
-__all__ = ["FOLDER", "FILES", "URL", "CITATION", "DESCRIPTION", "load"]
+__all__ = ["FOLDER", "FILES", "URL", "CITATION", "DESCRIPTION", "load", "load_stimuli"]
 
 FOLDER = "mnist"
 DESCRIPTION = "MNIST handwritten digits, 60,000 train + 10,000 test, 28x28 uint8"
@@ -68,3 +69,31 @@ def load(split: str = "train", root: str | os.PathLike | None = None) -> tuple[n
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
         raise ValueError(f"MNIST {split}: images {images.shape} and labels {labels.shape} do not match.")
     return images, labels
+
+
+def load_stimuli(root: str | os.PathLike | None = None, split: str = "test", limit: int | None = None) -> xr.DataArray:
+    """MNIST images in the stimulus convention (for model extraction and the CLI's ``--dataset``).
+
+    Parameters
+    ----------
+    root : path-like, optional
+        Data root.
+    split : {'train', 'test'}
+    limit : int, optional
+        Only the first ``limit`` images.
+
+    Returns
+    -------
+    xarray.DataArray, dims ('stimulus', 'height', 'width', 'channel'), shape (n, 28, 28, 1), uint8
+        Coords ``stimulus_id`` ('test_00000', ...) and ``label``.
+    """
+    images, labels = load(split, root)
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    n = images.shape[0]
+    return xr.DataArray(
+        images[..., None],
+        dims=("stimulus", "height", "width", "channel"),
+        coords={"stimulus_id": ("stimulus", np.array([f"{split}_{i:05d}" for i in range(n)])), "label": ("stimulus", labels)},
+        attrs={"source": "mnist", "citation": CITATION},
+    )

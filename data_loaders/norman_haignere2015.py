@@ -28,7 +28,7 @@ from neurocompare.data import make_responses
 
 __all__ = [
     "FOLDER", "FILES", "URL", "CITATION", "DESCRIPTION", "COMPONENTS",
-    "load", "load_components", "load_sounds", "load_voxel_weights", "load_categories",
+    "load", "load_components", "load_sounds", "load_stimuli", "load_voxel_weights", "load_categories",
 ]
 
 FOLDER = "natsound165_nh2015"
@@ -342,6 +342,11 @@ def load_sounds(root: str | os.PathLike | None = None, *, limit: int | None = No
         coords={"stimulus_id": ("stimulus", ids), "category": ("stimulus", cats)},
         attrs={"sample_rate": rate, "source": "norman_haignere2015", "citation": CITATION},
     )
+
+
+def load_stimuli(root: str | os.PathLike | None = None) -> xr.DataArray:
+    """The 165 sounds; same as :func:`load_sounds` (for the CLI's ``--dataset``)."""
+    return load_sounds(root)
 
 
 def load(root: str | os.PathLike | None = None) -> tuple[xr.DataArray, xr.DataArray]:

@@ -335,3 +335,45 @@ def test_henaff_wrong_layout(tmp_path, monkeypatch):
         henaff2021_v1.load(tmp_path, sessions=["ay2_u003"])
     with pytest.raises(ValueError, match="Unknown session 'zz'"):
         henaff2021_v1.load(tmp_path, sessions=["zz"])
+
+
+# ----------------------------------------------------------------------------- download (no network)
+def _fake_pooch(served: dict[str, bytes], calls: list):
+    import types
+
+    def retrieve(url, known_hash, fname, path, progressbar):
+        calls.append(url)
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / fname).write_bytes(served[url])
+        return str(Path(path) / fname)
+
+    return types.SimpleNamespace(retrieve=retrieve)
+
+
+def test_download_with_pooch_places_and_verifies(tmp_path, monkeypatch):
+    import sys
+
+    content = {"92_brainRDMs.mat": b"brain", "92_modelRDMs.mat": b"models"}
+    monkeypatch.setattr(kriegeskorte2008, "FILES", {k: __import__("hashlib").sha256(v).hexdigest() for k, v in content.items()})
+    served = {kriegeskorte2008.DOWNLOAD_BASE + k: v for k, v in content.items()}
+    calls: list = []
+    monkeypatch.setitem(sys.modules, "pooch", _fake_pooch(served, calls))
+    folder = data_loaders.download("kriegeskorte2008", tmp_path, progress=False)
+    assert folder == tmp_path / "kriegeskorte92"
+    assert (folder / "92_brainRDMs.mat").read_bytes() == b"brain"
+    assert sorted(calls) == sorted(served)
+    data_loaders.download("kriegeskorte2008", tmp_path, progress=False)  # present: nothing fetched again
+    assert len(calls) == 2
+    # a server handing out different bytes is caught by the checksum
+    (folder / "92_modelRDMs.mat").unlink()
+    served[kriegeskorte2008.DOWNLOAD_BASE + "92_modelRDMs.mat"] = b"evil"
+    with pytest.raises(ValueError, match="Checksum mismatch"):
+        data_loaders.download("kriegeskorte2008", tmp_path, progress=False)
+
+
+def test_download_without_pooch_gives_install_hint(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pooch", None)
+    with pytest.raises(ImportError, match="pip install pooch"):
+        data_loaders.download("kriegeskorte2008", tmp_path)

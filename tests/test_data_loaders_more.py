@@ -199,3 +199,19 @@ def test_idx_roundtrip_and_truncation(tmp_path):
     i32 = np.array([1, -2, 70000], dtype=">i4")
     p.write_bytes(struct.pack(">BBBB", 0, 0, 0x0C, 1) + struct.pack(">I", 3) + i32.tobytes())
     np.testing.assert_array_equal(read_idx(p), [1, -2, 70000])
+
+
+@pytest.mark.requires_data
+def test_load_stimuli_convention(data_root):
+    """Every module with stimuli offers load_stimuli(root=...) in the shared convention."""
+    from data_loaders import cowley2023_v4, kriegeskorte2008
+
+    for stim in (
+        kriegeskorte2008.load_stimuli(root=data_root),
+        cowley2023_v4.load_stimuli(root=data_root, session="210305"),
+        mnist.load_stimuli(root=data_root, limit=50),
+    ):
+        assert stim.dims == ("stimulus", "height", "width", "channel") and stim.dtype == np.uint8
+        assert stim.stimulus_id.to_index().is_unique
+    m = mnist.load_stimuli(root=data_root, limit=5)
+    assert list(m.label.values) == [7, 2, 1, 0, 4] and m.shape == (5, 28, 28, 1)
