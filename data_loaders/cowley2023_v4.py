@@ -9,6 +9,11 @@ Folder ``cowley2023_v4/`` (from cowleygroup/V4_compact_models, ``data_V4_respons
 - ``images/images_<session>.zip``: 112×112 RGB JPEGs (``image0001.jpg`` ...) for 10 sessions;
   image *i* of a zip corresponds to column *i* of that session's responses.
 
+Where the files differ from the authors' session table (``readme.txt``): sessions 190924-190929
+hold 1,200 images (table: 900), 201016 and 201017 hold 600 (table: 900); sessions 210322 and
+210621 are listed but absent. Raw repeats per image: 210325 has 6-10 (mostly 7-8), 201016 has 5-9.
+The loaders follow the files.
+
 Conventions used here:
 
 - ``stimulus_id`` is ``'<session>_img<NNNN>'`` (1-based, as the JPEG names), unique across sessions.

@@ -456,10 +456,18 @@ def read_netcdf_assembly(
         coords that are constant across repetitions are kept on ``stimulus``.
     """
     path = _exists(path)
-    try:
-        ds = xr.open_dataset(path, engine="h5netcdf")
-    except Exception as err:  # h5netcdf / h5py raise several types on corrupt files
-        raise ValueError(f"Cannot open {path} as NetCDF (truncated or not NetCDF-4/HDF5?): {err}") from err
+    ds = None
+    errors = []
+    for engine in ("h5netcdf", "scipy"):  # NetCDF-4 (HDF5), then NetCDF-3 classic
+        try:
+            ds = xr.open_dataset(path, engine=engine)
+            break
+        except Exception as err:  # each backend raises its own types on foreign or corrupt files
+            errors.append(f"{engine}: {err}")
+    if ds is None:
+        raise ValueError(
+            f"Cannot open {path} as NetCDF-4/HDF5 or NetCDF-3 (truncated or not NetCDF?): " + "; ".join(errors)
+        )
     with ds:
         names = list(ds.data_vars)
         if variable is None:
@@ -571,7 +579,8 @@ def read_nwb_units(
         table there, else ``'<...>_presentations'``).
     stimulus_column : str, optional
         Column holding the stimulus label (default: the first of ``stimulus_id``,
-        ``stimulus_name``, ``image_id``, ``image_index``, ``frame``, ``stimulus`` found).
+        ``stimulus_name``, ``image_id``, ``image_name``, ``image_index``, ``stimulus_index``,
+        ``frame``, ``stimulus`` found).
     rate : bool
         Divide counts by the window length (spikes/s) instead of raw counts.
 
@@ -638,7 +647,8 @@ def read_nwb_units(
         tname = f"intervals/{intervals}"
         columns = sorted(f[tname].keys())
         if stimulus_column is None:
-            for cand in ("stimulus_id", "stimulus_name", "image_id", "image_index", "frame", "stimulus"):
+            for cand in ("stimulus_id", "stimulus_name", "image_id", "image_name", "image_index",
+                         "stimulus_index", "frame", "stimulus"):
                 if cand in columns:
                     stimulus_column = cand
                     break

@@ -104,9 +104,15 @@ def test_list_datasets_and_cli(tmp_path, capsys):
 
 
 @pytest.mark.requires_data
-def test_list_datasets_present(data_root):
+def test_list_datasets_present(data_root, capsys):
     table = data_loaders.list_datasets(data_root)
     assert table["present"].all(), table[~table["present"]]
+    parser = argparse.ArgumentParser()
+    data_loaders.register_cli(parser.add_subparsers())
+    args = parser.parse_args(["datasets", "--data", str(data_root), "--verify"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert out.count(" ok") == len(data_loaders.DATASETS) and "bad/missing" not in out
 
 
 @pytest.mark.requires_data

@@ -214,6 +214,15 @@ def test_netcdf_assembly_repetitions(tmp_path):
     assert np.isnan(resp.values[2, :, 1]).all()  # im_c shown once: padded, not filled
 
 
+def test_netcdf3_classic_assembly(tmp_path):
+    da = _assembly(time_bins=False)
+    p = tmp_path / "classic.nc"
+    da.to_netcdf(p, engine="scipy")  # NetCDF-3, as older xarray/netCDF4 setups write
+    resp = readers.read_netcdf_assembly(p)
+    assert resp.shape == (3, 4, 2)
+    np.testing.assert_array_equal(resp.values[1, :, 1], da.values[4])  # second showing of im_b
+
+
 def test_netcdf_assembly_time_bins(tmp_path):
     da = _assembly(time_bins=True)
     p = tmp_path / "t.nc"
