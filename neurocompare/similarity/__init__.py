@@ -19,3 +19,4 @@ def get_metric(name: str):
 
 # Submodules register their measures on import; add one line per module below.
 from neurocompare.similarity import rdm, rsa, cka, cca, shape  # noqa: E402,F401  (part A: register measures)
+from neurocompare.similarity import regression, ceiling  # noqa: E402,F401  (part B: register measures)
