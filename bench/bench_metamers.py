@@ -10,9 +10,11 @@ Rows printed:
 
 - ``plenoptic adam``: 16 × ``Metamer(img, model).synthesize(n_iter)``.
 - ``ours adam``: ``synthesize_metamers(..., method='adam')``, same iterations, one batch.
-- ``ours adam @ plenoptic error``: ours stopping each metamer once its relative error reaches
-  plenoptic's median final error (equal final error; throughput = metamers / time to get there).
-- ``ours feather``: the Feather et al. schedule with the same iteration budget.
+- ``ours feather``: the Feather et al. schedule (normalised-gradient steps, step size halved in
+  each of 8 rounds) with the same iteration budget.
+- ``ours feather @ plenoptic error``: the same, but each metamer stops as soon as its relative
+  error is as low as plenoptic's final error for that image (equal final error; throughput =
+  metamers / time to get there).
 
 Usage::
 
@@ -110,11 +112,12 @@ def _worker_ours(args: argparse.Namespace) -> list[dict]:
         mem = torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else _peak_rss_mb()
         rows.append({"name": name, "seconds": sec, "errors": errs, "peak_mb": mem, "iterations": syn.n_iter})
 
+    feather = dict(method="feather", n_rounds=8, steps_per_round=max(1, args.n_iter // 8), step_size=1.0)
     run("ours adam", method="adam", lr=args.lr, max_iter=args.n_iter)
+    run("ours feather", **feather)
     if args.match_error is not None:
-        run("ours adam @ plenoptic error", target_error=args.match_error, method="adam", lr=args.lr,
-            max_iter=4 * args.n_iter)
-    run("ours feather", method="feather", n_rounds=8, steps_per_round=max(1, args.n_iter // 8), step_size=1.0)
+        # equal final error: each metamer stops once it is as good as plenoptic's for that image
+        run("ours feather @ plenoptic error", target_error=json.loads(args.match_error), **feather)
     return rows
 
 
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worker", choices=["plenoptic", "ours"], help=argparse.SUPPRESS)
     p.add_argument("--inputs", help=argparse.SUPPRESS)
     p.add_argument("--traced", help=argparse.SUPPRESS)
-    p.add_argument("--match-error", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--match-error", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.worker == "plenoptic":
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(peer)
         else:
             print(f"plenoptic not found at {args.plenoptic_python}: running ours only")
-        match = ["--match-error", str(float(np.median(peer["errors"])))] if peer else []
+        match = ["--match-error", json.dumps(peer["errors"])] if peer else []
         out = subprocess.run([sys.executable, __file__, "--worker=ours", *common, *match],
                              capture_output=True, text=True, env=env)
         if out.returncode != 0:

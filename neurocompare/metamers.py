@@ -369,7 +369,7 @@ class MetamerConfig:
         (8 × 300) suit small images.
     lr, max_iter, tol, window : float, int, float, int
         The ``'adam'`` schedule. ``tol`` also stops ``'feather'`` rows when given.
-    target_error : float or None
+    target_error : float, list of float (one per image) or None
         Stop a metamer as soon as its relative error falls to this value.
     fake_relu : bool
         Backpropagate through the last ``nn.ReLU`` at or before each layer as if it were the
@@ -394,7 +394,7 @@ class MetamerConfig:
     max_iter: int = 1000
     tol: float | None = None
     window: int = 50
-    target_error: float | None = None
+    target_error: float | list[float] | None = None
     fake_relu: bool = False
     init_mean: float = 0.5
     init_std: float = 0.05
@@ -416,10 +416,21 @@ class MetamerConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"The {name!r} parameter must be a positive number; got {v!r}.")
-        for name in ("tol", "target_error"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, (int, float)) or v < 0):
-                raise ValueError(f"The {name!r} parameter must be None or a number >= 0; got {v!r}.")
+        if self.tol is not None and (not isinstance(self.tol, (int, float)) or self.tol < 0):
+            raise ValueError(f"The 'tol' parameter must be None or a number >= 0; got {self.tol!r}.")
+        te = self.target_error
+        if te is not None:
+            vals = list(te) if isinstance(te, (list, tuple, np.ndarray, torch.Tensor)) else [te]
+            try:
+                vals = [float(v) for v in vals]
+            except (TypeError, ValueError):
+                vals = [-1.0]
+            if not vals or min(vals) < 0:
+                raise ValueError(
+                    f"The 'target_error' parameter must be None, a number >= 0 or one number >= 0 per "
+                    f"image; got {te!r}."
+                )
+            self.target_error = vals if isinstance(te, (list, tuple, np.ndarray, torch.Tensor)) else vals[0]
         if self.pixel_range is not None:
             pr = tuple(float(v) for v in self.pixel_range)
             if len(pr) != 2 or not pr[0] < pr[1]:
@@ -522,6 +533,11 @@ class MetamerSynthesis:
                     "pixel_range=(low, high) (None for unconstrained)."
                 )
         self.n_images = images.shape[0]
+        if isinstance(cfg.target_error, list) and len(cfg.target_error) != self.n_images:
+            raise ValueError(
+                f"{where}: target_error has {len(cfg.target_error)} values; give one number, or one per "
+                f"image ({self.n_images})."
+            )
         self.image_shape = tuple(images.shape[1:])
         if labels is not None:
             labels = np.asarray(labels)
@@ -702,7 +718,11 @@ class MetamerSynthesis:
         cfg = self.config
         stop = torch.zeros_like(rows, dtype=torch.bool)
         if cfg.target_error is not None:
-            stop |= err <= cfg.target_error
+            if isinstance(cfg.target_error, list):
+                targets = torch.tensor(cfg.target_error, device=self.device, dtype=err.dtype)
+                stop |= err <= targets[rows % self.n_images]
+            else:
+                stop |= err <= cfg.target_error
         if cfg.tol is not None and len(self._loss_hist) >= cfg.window:
             past = self._loss_hist[-cfg.window][rows]
             stop |= (past - err).abs() < cfg.tol

@@ -523,3 +523,15 @@ def test_predict_labels_needs_logits():
                                   [2, 0])
     with pytest.raises(ValueError, match="n_classes"):
         predict_labels(nn.Identity(), images(2))  # output (batch, 1, 4, 4) is not logits
+
+
+def test_per_image_target_error():
+    x0 = images(2)
+    syn = MetamerSynthesis(identity_model(), "ident", x0, target_error=[0.5, 0.05], **FAST).synthesize()
+    err = syn.relative_error[0]
+    assert bool(syn.stopped.all()) and err[0] <= 0.5 and err[1] <= 0.05
+    assert int(syn._t[0]) < int(syn._t[1])  # the easier target stopped sooner
+    with pytest.raises(ValueError, match="one per"):
+        MetamerSynthesis(identity_model(), "ident", x0, target_error=[0.5], **FAST)
+    with pytest.raises(ValueError, match="target_error"):
+        MetamerSynthesis(identity_model(), "ident", x0, target_error=[-1.0, 0.1], **FAST)
