@@ -379,7 +379,8 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
         mean = x.sum(axis=(1, 2)) / m.sum(axis=(1, 2))
     x = np.where(m > 0, x - np.nan_to_num(mean)[:, None, None], 0.0)
     shape = (sfft.next_fast_len(2 * ny - 1, real=True), sfft.next_fast_len(2 * nx - 1, real=True))
-    fm = sfft.rfft2(m, shape, workers=-1)
+    shared_mask = bool(np.all(m == m[:1])) if u else True
+    fm = sfft.rfft2(m[:1] if shared_mask else m, shape, workers=-1)
     fx = sfft.rfft2(x, shape, workers=-1)
     fx2 = sfft.rfft2(x * x, shape, workers=-1)
 
@@ -389,18 +390,24 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
         c = np.roll(c, (ny - 1, nx - 1), axis=(1, 2))
         return c[:, : 2 * ny - 1, : 2 * nx - 1]
 
-    n = np.rint(xcorr(fm, fm))
-    s1, s2 = xcorr(fx, fm), xcorr(fm, fx)
-    q1, q2 = xcorr(fx2, fm), xcorr(fm, fx2)
-    s12 = xcorr(fx, fx)
+    n = np.rint(xcorr(fm, fm))  # pairwise-valid bins per lag; computed once when masks are shared
+    s1 = xcorr(fx, fm)  # sum of x over the overlap (first copy)
+    v1 = xcorr(fx2, fm)
+    v1 *= n
+    v1 -= s1 * s1  # n * sum(x^2) - (sum x)^2 of the first copy, per lag
+    # the second copy's sums are the first copy's at the opposite lag: corr(m, x)[l] = corr(x, m)[-l]
+    s2, v2 = s1[:, ::-1, ::-1], v1[:, ::-1, ::-1]
+    cov = xcorr(fx, fx)
+    cov *= n
+    cov -= s1 * s2
+    scale = 1e-12 * np.abs(v1).reshape(len(v1), -1).max(axis=1)[:, None, None]
+    ok = (n >= min_overlap) & (v1 > scale) & (v2 > scale)
+    denom = v1 * v2
+    np.sqrt(np.clip(denom, 1e-300, None, out=denom), out=denom)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cov = n * s12 - s1 * s2
-        v1 = n * q1 - s1 * s1
-        v2 = n * q2 - s2 * s2
-        tol = 1e-10 * np.maximum(np.abs(n * q1), np.abs(n * q2)) + 1e-300
-        r = cov / np.sqrt(np.clip(v1, 0, None) * np.clip(v2, 0, None))
-        r = np.where((n >= min_overlap) & (v1 > tol) & (v2 > tol), r, np.nan)
-    r = np.clip(r, -1.0, 1.0)
+        r = np.divide(cov, denom, out=cov)
+    r[~ok] = np.nan
+    np.clip(r, -1.0, 1.0, out=r)
     return r[0] if single else r
 
 
@@ -425,9 +432,12 @@ class _Geometry:
         self.dist = np.sqrt(self.d2)
         self.outer = int(np.floor(min(sy, sx) / 2))
         self.shape = (sy, sx)
-        # bilinear gather indices for each rotation, in the sorted-bin order; sentinel index = sy*sx
+        # one sparse bilinear-interpolation matrix per rotation, rows in sorted-bin order, columns =
+        # flattened bins + 1 sentinel column (out of bounds)
+        from scipy import sparse
+
         n_pix = sy * sx
-        self.rot_idx, self.rot_w = [], []
+        self.rot = []
         for ang in angles:
             t = np.deg2rad(ang)
             # value of the rotated image at p = original at R(-t) p
@@ -435,24 +445,21 @@ class _Geometry:
             sx_ = cx + (np.sin(t) * dy[order] + np.cos(t) * dx[order])
             y0, x0 = np.floor(sy_).astype(np.int64), np.floor(sx_).astype(np.int64)
             fy, fx = sy_ - y0, sx_ - x0
-            idx, w = [], []
+            rows, cols, vals = [], [], []
             for oy, ox, ww in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
                 yi, xi = y0 + oy, x0 + ox
                 inside = (yi >= 0) & (yi < sy) & (xi >= 0) & (xi < sx)
-                ww = np.where(ww > 1e-12, ww, 0.0)
-                clipped = np.clip(yi, 0, sy - 1) * sx + np.clip(xi, 0, sx - 1)
-                idx.append(np.where(inside | (ww == 0), clipped, n_pix))
-                w.append(ww)
-            self.rot_idx.append(np.stack(idx))
-            self.rot_w.append(np.stack(w))
+                keep = ww > 1e-12
+                rows.append(np.flatnonzero(keep))
+                cols.append(np.where(inside, yi * sx + xi, n_pix)[keep])
+                vals.append(ww[keep])
+            mat = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_pix, n_pix + 1))
+            mat.sum_duplicates()
+            self.rot.append(mat)
 
-    def rotated(self, flat_padded: np.ndarray, k: int, limit: int) -> np.ndarray:
-        """Rotated values of sorted bins [:limit]; ``flat_padded`` (unit, n_pix + 1), NaN sentinel."""
-        idx, w = self.rot_idx[k][:, :limit], self.rot_w[k][:, :limit]
-        out = np.zeros((flat_padded.shape[0], idx.shape[1]))
-        for j in range(4):
-            out += np.where(w[j] > 0, flat_padded[:, idx[j]] * w[j], 0.0)
-        return out
+    def rotated(self, padded_t: np.ndarray, k: int, limit: int) -> np.ndarray:
+        """Rotated values of sorted bins [:limit] -> (limit, unit); ``padded_t`` (n_pix + 1, unit)."""
+        return np.asarray(self.rot[k][:limit] @ padded_t)
 
 
 _GEOMETRY_CACHE: dict[tuple, _Geometry] = {}
@@ -495,18 +502,39 @@ def _central_field_radius(sorted_vals: np.ndarray, dist: np.ndarray, outer: int,
     return np.where(hit.any(axis=1), cfr, -1)
 
 
-def _ring_sums(a: np.ndarray, b: np.ndarray, valid_mode: str) -> np.ndarray:
-    """Cumulative sums (over sorted bins) of [n, a, b, a2, b2, ab] -> (unit, 6, bins + 1)."""
+def _disk_sums(a: np.ndarray, b: np.ndarray, cuts: np.ndarray, valid_mode: str) -> np.ndarray:
+    """Sums of [n, a, b, a2, b2, ab] over the first ``cuts[j]`` sorted bins -> (6, unit, len(cuts)).
+
+    ``a`` and ``b`` are bin-major, dims (bin, unit), so segment sums add contiguous rows.
+
+    Bins are summed segment by segment between consecutive cut points (one pass over the data),
+    then accumulated, so every nested disk costs one addition.
+    """
+    bounds = np.unique(np.r_[0, cuts])
+    bounds = bounds[bounds < a.shape[0]]
     if valid_mode == "pairwise":
         v = np.isfinite(a) & np.isfinite(b)
-        a0, b0 = np.where(v, a, 0.0), np.where(v, b, 0.0)
-        vf = v.astype(np.float64)
-    else:  # zeros: NaN counted as 0 (DeepMind)
-        a0, b0 = np.nan_to_num(a), np.nan_to_num(b)
-        vf = np.ones_like(a0)
-    stack = np.stack([vf, a0, b0, a0 * a0, b0 * b0, a0 * b0], axis=1)
-    out = np.zeros(stack.shape[:2] + (stack.shape[2] + 1,))
-    np.cumsum(stack, axis=2, out=out[:, :, 1:])
+        if v.all():
+            vf = None
+        else:
+            a, b, vf = np.where(v, a, 0.0), np.where(v, b, 0.0), v.astype(np.float64)
+    else:  # "zeros": NaN counts as 0 (DeepMind)
+        a, b, vf = np.nan_to_num(a), np.nan_to_num(b), None
+    from scipy import sparse
+
+    out = np.empty((6, a.shape[1], len(cuts)))
+    pos = np.searchsorted(bounds, cuts, side="left")
+    seg_id = np.searchsorted(bounds, np.arange(a.shape[0]), side="right") - 1
+    seg_sum = sparse.csr_matrix((np.ones(a.shape[0]), (seg_id, np.arange(a.shape[0]))), shape=(len(bounds), a.shape[0]))  # cut c = sum of segments before bounds index
+    quantities = (vf, a, b, a * a, b * b, a * b)
+    for q_i, q in enumerate(quantities):
+        if q is None:  # all valid: counts are the cut positions themselves
+            out[q_i] = np.broadcast_to(cuts.astype(np.float64), out[q_i].shape)
+            continue
+        seg = np.asarray(seg_sum @ q)  # (segment, unit)
+        cum = np.concatenate([np.zeros((1, q.shape[1])), np.cumsum(seg, axis=0)], axis=0)
+        # a cut beyond the last bound includes everything
+        out[q_i] = cum[np.minimum(pos, len(bounds))].T
     return out
 
 
@@ -516,8 +544,8 @@ def _gridness_sargolini(sacs: np.ndarray, threshold: float, return_details: bool
     outer = geo.outer
     limit = int(np.searchsorted(geo.d2, outer * outer, side="left"))  # bins with d < outer
     flat = sacs.reshape(u, -1)
-    padded = np.concatenate([flat, np.full((u, 1), np.nan)], axis=1)
-    a = flat[:, geo.order[:limit]]
+    padded = np.concatenate([flat, np.full((u, 1), np.nan)], axis=1).T.copy()  # (bin + 1, unit)
+    a = padded[geo.order[:limit]]  # (bin, unit), sorted by distance
     cfr = _central_field_radius(flat[:, geo.order], geo.dist, outer, threshold)
     radii = np.arange(1, outer + 1)
     # number of sorted bins with d < r (ring outer edge, strict) and d <= c (inner edge)
@@ -525,13 +553,14 @@ def _gridness_sargolini(sacs: np.ndarray, threshold: float, return_details: bool
     n_le = np.searchsorted(geo.d2[:limit], np.arange(0, outer + 1, dtype=np.float64) ** 2 + 1e-9, side="right")
     corr = np.full((u, len(_SARGOLINI_ANGLES), len(radii)), np.nan)
     cfr_c = np.clip(cfr, 0, outer)
-    lo = n_le[cfr_c]  # (unit,)
+    cuts = np.r_[n_lt, n_le]
+    rows = np.arange(u)
     for k in range(len(_SARGOLINI_ANGLES)):
         b = geo.rotated(padded, k, limit)
-        cs = _ring_sums(a, b, "pairwise")  # (unit, 6, limit + 1)
-        hi = cs[:, :, n_lt]  # (unit, 6, R)
-        base = np.take_along_axis(cs, lo[:, None, None].repeat(6, axis=1), axis=2)  # (unit, 6, 1)
-        n, sa, sb, saa, sbb, sab = np.moveaxis(hi - base, 1, 0)
+        sums = _disk_sums(a, b, cuts, "pairwise")  # (6, unit, R + outer + 1)
+        hi = sums[:, :, : len(radii)]
+        base = sums[:, rows, len(radii) + cfr_c][:, :, None]
+        n, sa, sb, saa, sbb, sab = hi - base
         with np.errstate(invalid="ignore", divide="ignore"):
             cov = n * sab - sa * sb
             va, vb = n * saa - sa * sa, n * sbb - sb * sb
@@ -575,17 +604,20 @@ def _gridness_banino(sacs: np.ndarray, n_bins: int, rings, return_details: bool)
     geo = _geometry(sy, sx, _SARGOLINI_ANGLES)
     limit = len(geo.d2)
     flat = np.nan_to_num(sacs.reshape(u, -1))  # DeepMind: NaN lags count as 0
-    padded = np.concatenate([flat, np.zeros((u, 1))], axis=1)  # out-of-bounds rotate to 0 (cval)
-    a = flat[:, geo.order]
+    padded = np.concatenate([flat, np.zeros((u, 1))], axis=1).T.copy()  # out-of-bounds rotate to 0 (cval)
+    a = padded[geo.order]
     inner = np.array([r[0] for r in rings]) * n_bins
     outer = np.array([r[1] for r in rings]) * n_bins
     n_in = np.searchsorted(geo.d2, inner**2 + 1e-9, side="right")
     n_out = np.searchsorted(geo.d2, outer**2 + 1e-9, side="right")
     corr = np.full((u, 5, len(rings)), np.nan)
+    cuts = np.r_[n_out, n_in]
+    limit = int(min(limit, max(n_out.max(), n_in.max())))
+    a = a[:limit]
     for k in range(5):
         b = geo.rotated(padded, k, limit)
-        cs = _ring_sums(a, b, "zeros")
-        n, sa, sb, saa, sbb, sab = np.moveaxis(cs[:, :, n_out] - cs[:, :, n_in], 1, 0)
+        sums = _disk_sums(a, b, cuts, "zeros")
+        n, sa, sb, saa, sbb, sab = sums[:, :, : len(rings)] - sums[:, :, len(rings) :]
         with np.errstate(invalid="ignore", divide="ignore"):
             mu = sa / n
             var = (saa - 2 * mu * sa + mu * mu * n) / n + 1e-5
