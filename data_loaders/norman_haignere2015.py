@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -314,7 +315,12 @@ def _sounds_cached(paths: tuple[str, ...], stamps: tuple) -> tuple[np.ndarray, i
     return arr, int(rate)
 
 
-def load_sounds(root: str | os.PathLike | None = None, *, limit: int | None = None) -> xr.DataArray:
+def load_sounds(
+    root: str | os.PathLike | None = None,
+    *,
+    limit: int | None = None,
+    stimulus_ids: Sequence[str] | None = None,
+) -> xr.DataArray:
     """The 165 sounds as waveforms.
 
     Parameters
@@ -323,6 +329,8 @@ def load_sounds(root: str | os.PathLike | None = None, *, limit: int | None = No
         Data root.
     limit : int, optional
         Load only the first ``limit`` sounds (in the order of :func:`load_components`).
+    stimulus_ids : sequence of str, optional
+        Load only these sounds, in this order (e.g. ``['stim268_piano']``).
 
     Returns
     -------
@@ -332,6 +340,13 @@ def load_sounds(root: str | os.PathLike | None = None, *, limit: int | None = No
     comps = load_components(root)
     ids = np.asarray(comps.stimulus_id.values)
     cats = np.asarray(comps.category.values)
+    if stimulus_ids is not None:
+        pos = {s: i for i, s in enumerate(ids)}
+        unknown = [s for s in stimulus_ids if s not in pos]
+        if unknown:
+            raise ValueError(f"Unknown sound id(s) {unknown[:3]}; ids look like {ids[0]!r} (see load_components()).")
+        sel = np.array([pos[s] for s in stimulus_ids], dtype=int)
+        ids, cats = ids[sel], cats[sel]
     if limit is not None:
         ids, cats = ids[:limit], cats[:limit]
     paths = tuple(str(fetch(_THIS, f"sounds/wav/{sid}.wav", root)) for sid in ids)

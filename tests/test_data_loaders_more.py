@@ -51,6 +51,12 @@ def test_nh2015_sounds(data_root):
     assert sounds.attrs["sample_rate"] == 44100 and sounds.dtype == np.float32
     assert sounds.stimulus_id.values[0] == "stim28_big_band_music"
     assert 0.01 < float(np.abs(sounds.values).max()) <= 1.0
+    two = norman_haignere2015.load_sounds(data_root, stimulus_ids=["stim268_piano", "stim28_big_band_music"])
+    assert list(two.stimulus_id.values) == ["stim268_piano", "stim28_big_band_music"]
+    np.testing.assert_array_equal(two.values[1], sounds.values[0])
+    assert list(two.category.values) == ["Music", "Music"]
+    with pytest.raises(ValueError, match="Unknown sound id"):
+        norman_haignere2015.load_sounds(data_root, stimulus_ids=["piano"])
 
 
 def test_nh2015_truncated_wav(tmp_path, monkeypatch):
