@@ -240,6 +240,15 @@ def test_neural_alignment_raises_cka_and_validates():
         NeuralAlignment(Supervised(), "1", stimuli, neural[:5])
     with pytest.raises(ValueError, match="must be one of"):
         NeuralAlignment(Supervised(), "1", stimuli, neural, method="svcca")
+    # several sessions, each with its own neurons
+    multi = NeuralAlignment(Supervised(), "1", [stimuli[:20], stimuli[20:]], [neural[:20, :3], neural[20:]],
+                            batch_size=8)
+    loss, metrics = multi(model, (x, y))
+    assert multi.n_sessions == 2 and "cka" in metrics
+    assert float(multi.alignment(model, session=1)[1]) == pytest.approx(
+        float(NeuralAlignment(Supervised(), "1", stimuli[20:], neural[20:]).alignment(model)[1]), rel=1e-5)
+    with pytest.raises(ValueError, match="one responses tensor per stimuli"):
+        NeuralAlignment(Supervised(), "1", [stimuli], [neural, neural])
 
 
 # ------------------------------------------------------------------------------------ data

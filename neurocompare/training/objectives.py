@@ -333,10 +333,11 @@ class IRM(nn.Module):
 class NeuralAlignment(nn.Module):
     """Task loss + λ·alignment of one model layer with recorded responses (Dapello et al. 2023).
 
-    At each step a random mini-batch of the neural stimuli is passed through the model; the
-    chosen layer's activations (flattened) are compared with the recorded responses to the
-    same stimuli: ``method='cka'`` adds ``λ·log(1 − CKA)`` (linear CKA, columns centred within
-    the mini-batch); ``method='rdm'`` adds ``λ·(1 − r)`` between correlation-distance RDMs.
+    At each step a random mini-batch of the neural stimuli (of one randomly chosen recording
+    session, when several are given) is passed through the model; the chosen layer's activations
+    (flattened) are compared with the recorded responses to the same stimuli: ``method='cka'``
+    adds ``λ·log(1 − CKA)`` (linear CKA, columns centred within the mini-batch); ``method='rdm'``
+    adds ``λ·(1 − r)`` between correlation-distance RDMs.
 
     Parameters
     ----------
@@ -344,44 +345,66 @@ class NeuralAlignment(nn.Module):
         The task objective, e.g. :class:`Supervised` (``task(model, batch) -> (loss, metrics)``).
     layer : str
         Submodule name (see ``neurocompare.list_layers``).
-    stimuli : torch.Tensor
-        Neural stimuli already in the model's input format, dims (stimulus, channel, height, width).
-    responses : torch.Tensor
-        Recorded responses, dims (stimulus, unit) (repeat-averaged, e.g. spikes/s).
+    stimuli : torch.Tensor or list of torch.Tensor
+        Neural stimuli already in the model's input format, dims (stimulus, channel, height,
+        width); a list gives one tensor per recording session (each with its own neurons).
+    responses : torch.Tensor or list of torch.Tensor
+        Recorded responses, dims (stimulus, unit) (repeat-averaged, e.g. spikes/s); one per session.
     weight : float
         λ.
     batch_size : int
-        Neural stimuli per step (≥ 3). The mini-batch is drawn with the global torch RNG, so a
-        resumed run draws the same ones.
+        Neural stimuli per step (≥ 4). Sessions and stimuli are drawn with the global torch RNG,
+        so a resumed run draws the same ones.
     method : {'cka', 'rdm'}
 
-    Metrics: the task's, plus ``alignment_loss`` and ``cka`` (or ``rdm_r``) on the mini-batch.
+    Metrics: the task's, plus ``task_loss``, ``alignment_loss`` and ``cka`` (or ``rdm_r``) on the
+    mini-batch.
     """
 
-    def __init__(self, task: Any, layer: str, stimuli: torch.Tensor, responses: torch.Tensor, weight: float = 1.0,
+    def __init__(self, task: Any, layer: str, stimuli: Any, responses: Any, weight: float = 1.0,
                  batch_size: int = 64, method: str = "cka") -> None:
         super().__init__()
         if method not in ("cka", "rdm"):
             raise ValueError(f"The 'method' parameter of NeuralAlignment must be one of ('cka', 'rdm'). Got {method!r} instead.")
-        if stimuli.shape[0] != responses.shape[0]:
+        stim_list = list(stimuli) if isinstance(stimuli, (list, tuple)) else [stimuli]
+        resp_list = list(responses) if isinstance(responses, (list, tuple)) else [responses]
+        if len(stim_list) != len(resp_list) or not stim_list:
             raise ValueError(
-                f"stimuli and responses must have the same number of stimuli (rows); got {stimuli.shape[0]} and "
-                f"{responses.shape[0]}."
+                f"Give one responses tensor per stimuli tensor (session); got {len(stim_list)} and {len(resp_list)}."
             )
-        if responses.dim() != 2:
-            raise ValueError(f"responses must have dims (stimulus, unit); got shape {tuple(responses.shape)}.")
-        if int(batch_size) < 3:
-            raise ValueError(f"batch_size must be >= 3. Got {batch_size!r} instead.")
+        for i, (st, rs) in enumerate(zip(stim_list, resp_list)):
+            if st.shape[0] != rs.shape[0]:
+                raise ValueError(
+                    f"stimuli and responses must have the same number of stimuli (rows); session {i} has "
+                    f"{st.shape[0]} and {rs.shape[0]}."
+                )
+            if rs.dim() != 2:
+                raise ValueError(f"responses must have dims (stimulus, unit); session {i} has shape {tuple(rs.shape)}.")
+            self.register_buffer(f"stimuli_{i}", st.float())
+            self.register_buffer(f"responses_{i}", rs.float())
+        if int(batch_size) < 4:
+            raise ValueError(f"batch_size must be >= 4. Got {batch_size!r} instead.")
+        self.n_sessions = len(stim_list)
         self.task = task
         self.layer = layer
-        self.register_buffer("stimuli", stimuli.float())
-        self.register_buffer("responses", responses.float())
         self.weight, self.batch_size, self.method = float(weight), int(batch_size), method
 
-    def alignment(self, model: nn.Module, idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Alignment loss and similarity (CKA or RDM r) on the stimuli ``idx`` (default: all)."""
-        s = self.stimuli if idx is None else self.stimuli[idx]
-        r = self.responses if idx is None else self.responses[idx]
+    @property
+    def stimuli(self) -> torch.Tensor:
+        """Stimuli of the first session."""
+        return self.stimuli_0
+
+    @property
+    def responses(self) -> torch.Tensor:
+        """Responses of the first session."""
+        return self.responses_0
+
+    def alignment(self, model: nn.Module, idx: torch.Tensor | None = None,
+                  session: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Alignment loss and similarity (CKA or RDM r) on stimuli ``idx`` (default all) of ``session``."""
+        stim, resp = getattr(self, f"stimuli_{session}"), getattr(self, f"responses_{session}")
+        s = stim if idx is None else stim[idx]
+        r = resp if idx is None else resp[idx]
         with layer_output(model, self.layer) as store:
             model(s)
         feats = store["out"].reshape(s.shape[0], -1)
@@ -400,10 +423,11 @@ class NeuralAlignment(nn.Module):
         metrics["task_loss"] = task_loss.detach()
         if self.weight == 0:
             return task_loss, metrics
-        n = self.stimuli.shape[0]
+        session = int(torch.randint(self.n_sessions, ())) if self.n_sessions > 1 else 0
+        n = getattr(self, f"stimuli_{session}").shape[0]
         k = min(self.batch_size, n)
         idx = torch.randperm(n)[:k].to(self.stimuli.device)
-        align, sim = self.alignment(model, idx)
+        align, sim = self.alignment(model, idx, session)
         metrics["alignment_loss"] = align.detach()
         metrics["cka" if self.method == "cka" else "rdm_r"] = sim
         return task_loss + self.weight * align, metrics
