@@ -383,3 +383,29 @@ def test_download_without_pooch_gives_install_hint(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pooch", None)
     with pytest.raises(ImportError, match="pip install pooch"):
         data_loaders.download("kriegeskorte2008", tmp_path)
+
+
+# ----------------------------------------------------------------------------- every registered dataset
+@pytest.mark.parametrize("name", list(data_loaders.DATASETS))
+def test_dataset_module_contract(name):
+    mod = data_loaders.get_dataset(name)
+    for attr in ("FOLDER", "FILES", "URL", "CITATION", "DESCRIPTION", "DOWNLOAD_BASE"):
+        assert hasattr(mod, attr), f"{name} lacks {attr}"
+    assert mod.FILES and all(len(h) == 64 and int(h, 16) >= 0 for h in mod.FILES.values())
+    assert all(not Path(rel).is_absolute() and ".." not in Path(rel).parts for rel in mod.FILES)
+    assert mod.URL.startswith("https://")
+    assert mod.DOWNLOAD_BASE is None or mod.DOWNLOAD_BASE.endswith("/")
+    assert any(callable(getattr(mod, f)) for f in dir(mod) if f.startswith("load"))
+    for f in (getattr(mod, f) for f in dir(mod) if f.startswith("load") and callable(getattr(mod, f))):
+        assert "root" in f.__code__.co_varnames[: f.__code__.co_argcount + f.__code__.co_kwonlyargcount], f
+        assert f.__doc__, f"{name}.{f.__name__} has no docstring"
+
+
+@pytest.mark.parametrize("name", list(data_loaders.DATASETS))
+def test_missing_dataset_error_for_every_loader(name, tmp_path):
+    """Each module's main loader, pointed at an empty root, names a file and the source URL."""
+    mod = data_loaders.get_dataset(name)
+    loader = getattr(mod, "load", None) or getattr(mod, "load_components")
+    with pytest.raises(FileNotFoundError) as info:
+        loader(root=tmp_path)
+    assert mod.URL in str(info.value) and mod.FOLDER in str(info.value)
