@@ -120,16 +120,18 @@ def _progress(progress: bool) -> bool:
 
 
 @contextmanager
-def _lapack_threads(device: Any):
-    """Run a block with ``NEUROCOMPARE_LAPACK_THREADS`` torch threads (default 1) on CPU.
+def _lapack_threads(device: Any, n: int | None = None):
+    """Run a block with ``NEUROCOMPARE_SOLVER_THREADS`` torch threads (default 1) on CPU.
 
-    LAPACK's symmetric eigensolvers scale poorly with threads, and under oversubscription (shared
-    cores) OpenMP barriers make them 10-20x slower than one thread. Matrix products elsewhere
-    keep the caller's thread count.
+    The per-split work (eigendecompositions, PLS deflations, n x n products) is dominated by
+    LAPACK's symmetric eigensolver and small operations, which scale poorly with threads; under
+    oversubscription (shared cores) OpenMP barriers make them 10-40x slower than one thread.
+    The Gram matrix of all stimuli, one large product, keeps the caller's thread count.
     """
     import torch
 
-    n = int(os.environ.get("NEUROCOMPARE_LAPACK_THREADS", "1"))
+    if n is None:
+        n = int(os.environ.get("NEUROCOMPARE_SOLVER_THREADS", "1"))
     old = torch.get_num_threads()
     if torch.device(device).type != "cpu" or n == old or n < 1:
         yield
@@ -507,8 +509,9 @@ def ridge_cv_fit_predict(
     tr = torch.arange(n, device=X.device)
     te = torch.arange(n, X.shape[0], device=X.device)
     Y = torch.cat([ty, torch.zeros((te.numel(), ty.shape[1]), dtype=ty.dtype, device=ty.device)], 0)
-    K = _centered_gram(X) if X.shape[1] >= n else None
-    pred, chosen = _ridge_split(X, Y, K, tr, te, alphas, cv, alpha_per_unit)
+    with _lapack_threads(X.device):
+        K = _centered_gram(X) if X.shape[1] >= n else None
+        pred, chosen = _ridge_split(X, Y, K, tr, te, alphas, cv, alpha_per_unit)
     return pred.cpu().numpy(), chosen.cpu().numpy()
 
 
@@ -549,10 +552,10 @@ def pls_fit_predict(
     _check_components(n_components, tx.shape[0])
     X = torch.cat([tx, te_x], 0)
     n = tx.shape[0]
-    K = _centered_gram(X)
     tr = torch.arange(n, device=X.device)
     te = torch.arange(n, X.shape[0], device=X.device)
-    Kc, Ksc = _split_kernels(K, tr, te)
+    with _lapack_threads(X.device):
+        Kc, Ksc = _split_kernels(_centered_gram(X), tr, te)
     ymu = ty.mean(0)
     return _pls_kernel(Kc, Ksc, ty - ymu, ymu, int(n_components)).cpu().numpy()
 
@@ -589,16 +592,19 @@ def _run_protocol(x, y, *, method, fit_split, n_splits, train_size, stratify, se
 
     tx, ty, labels = _prepare(x, y, device=device, float64=float64, stratify=stratify)
     splits = make_splits(tx.shape[0], n_splits=n_splits, train_size=train_size, stratify=labels, seed=seed)
-    K = _centered_gram(tx) if needs_gram(tx, splits) else None
+    small = tx.shape[0] * tx.shape[1] < 2**22  # threads only pay off for a large Gram product
+    with _lapack_threads(tx.device, 1 if small else torch.get_num_threads()):
+        K = _centered_gram(tx) if needs_gram(tx, splits) else None
     per_unit = np.empty((len(splits), ty.shape[1]))
     alphas = np.empty((len(splits), ty.shape[1]))
-    for i, (tr_np, te_np) in enumerate(tqdm(splits, desc=method, disable=not _progress(progress), leave=False)):
-        tr = torch.as_tensor(tr_np, device=tx.device)
-        te = torch.as_tensor(te_np, device=tx.device)
-        pred, chosen = fit_split(tx, ty, K, tr, te)
-        per_unit[i] = pearson_per_column(pred, ty.index_select(0, te)).cpu().numpy()
-        if chosen is not None:
-            alphas[i] = chosen.cpu().numpy()
+    with _lapack_threads(tx.device):
+        for i, (tr_np, te_np) in enumerate(tqdm(splits, desc=method, disable=not _progress(progress), leave=False)):
+            tr = torch.as_tensor(tr_np, device=tx.device)
+            te = torch.as_tensor(te_np, device=tx.device)
+            pred, chosen = fit_split(tx, ty, K, tr, te)
+            per_unit[i] = pearson_per_column(pred, ty.index_select(0, te)).cpu().numpy()
+            if chosen is not None:
+                alphas[i] = chosen.cpu().numpy()
     value, error, per_split = _aggregate(per_unit)
     full = dict(params, n_splits=n_splits, train_size=train_size, seed=seed, n_stimuli=int(tx.shape[0]),
                 n_features=int(tx.shape[1]), n_units=int(ty.shape[1]), stratified=labels is not None)
