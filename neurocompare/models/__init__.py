@@ -35,3 +35,4 @@ def build_model(name: str, **kwargs: Any):
 from neurocompare.models import convnets  # noqa: E402,F401  (registers on import)
 from neurocompare.models import resnet  # noqa: E402,F401  (registers resnet18, resnet18_small)
 from neurocompare.models import mlp  # noqa: E402,F401  (registers mlp)
+from neurocompare.models import path_integration  # noqa: E402,F401  (registers path_integrator_rnn/gru/lstm, ssl_path_integrator)

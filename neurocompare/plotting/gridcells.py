@@ -1,0 +1,112 @@
+"""Figures for grid-cell analyses: rate maps with autocorrelograms and scores, score distributions.
+
+Every function imports matplotlib at call time and returns the ``Figure``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from neurocompare._optional import require
+
+__all__ = ["plot_rate_maps", "plot_gridness_distributions", "plot_error_growth"]
+
+
+def _plt():
+    return require("matplotlib.pyplot", "plotting")
+
+
+def plot_rate_maps(
+    maps: Any,
+    *,
+    sacs: Any = None,
+    scores: dict[str, Any] | None = None,
+    titles: list[str] | None = None,
+    ncols: int = 8,
+    cmap: str = "jet",
+):
+    """Rate maps (and, below each, its autocorrelogram) with scores in the titles.
+
+    Parameters
+    ----------
+    maps : array (unit, y, x); NaN bins are drawn blank. Row 0 = lowest y (origin lower).
+    sacs : array (unit, 2y-1, 2x-1), optional.
+    scores : dict name -> array (unit,), optional; shown as ``name=value`` under each map.
+    titles : list of str, optional.
+    ncols : int
+        Units per row.
+    """
+    plt = _plt()
+    maps = np.asarray(maps, dtype=float)
+    if maps.ndim == 2:
+        maps = maps[None]
+    n = len(maps)
+    if n == 0:
+        raise ValueError("plot_rate_maps() got no maps to draw.")
+    ncols = max(1, min(ncols, n))
+    nrows_units = int(np.ceil(n / ncols))
+    per = 2 if sacs is not None else 1
+    fig, axes = plt.subplots(nrows_units * per, ncols, figsize=(1.6 * ncols, 1.8 * nrows_units * per), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        ax = axes[r * per, c]
+        ax.imshow(maps[i], origin="lower", cmap=cmap, interpolation="nearest")
+        lines = [titles[i]] if titles is not None else []
+        if scores:
+            lines.append(" ".join(f"{k.replace('gridness_', 'g_')[:6]}={np.asarray(v)[i]:.2f}" for k, v in scores.items()))
+        ax.set_title("\n".join(lines), fontsize=6)
+        if sacs is not None:
+            axes[r * per + 1, c].imshow(np.asarray(sacs)[i], origin="lower", cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    fig.tight_layout()
+    return fig
+
+
+def plot_gridness_distributions(groups: dict[str, Any], *, threshold: float = 0.3, bins: int = 30, title: str = "Gridness"):
+    """Histograms of gridness for several groups (e.g. model vs brain), with a threshold line.
+
+    Parameters
+    ----------
+    groups : dict name -> array of scores (NaN ignored).
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    allv = np.concatenate([np.asarray(v, dtype=float).ravel() for v in groups.values()])
+    allv = allv[np.isfinite(allv)]
+    edges = np.linspace(min(-1.0, allv.min() if allv.size else -1), max(1.6, allv.max() if allv.size else 1.6), bins + 1)
+    for name, v in groups.items():
+        v = np.asarray(v, dtype=float)
+        v = v[np.isfinite(v)]
+        if v.size:
+            ax.hist(v, bins=edges, alpha=0.5, density=True, label=f"{name} (n={v.size}, >{threshold}: {np.mean(v > threshold):.0%})")
+    ax.axvline(threshold, color="k", ls="--", lw=1)
+    ax.set_xlabel("gridness")
+    ax.set_ylabel("density")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def plot_error_growth(curves: dict[str, Any], *, dt: float = 1.0, unit: str = "m"):
+    """Path-integration error against time, one line per model.
+
+    Parameters
+    ----------
+    curves : dict name -> array (time,) of mean decoding error.
+    dt : float
+        Seconds per step, for the x axis.
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for name, c in curves.items():
+        c = np.asarray(c, dtype=float)
+        ax.plot(np.arange(1, len(c) + 1) * dt, c, label=name)
+    ax.set_xlabel("time (s)" if dt != 1.0 else "step")
+    ax.set_ylabel(f"position error ({unit})")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
