@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,30 @@ class PermutationResult:
     p_value: float
     null: np.ndarray = field(repr=False)
     alternative: str = "greater"
+
+
+@contextmanager
+def _few_threads(n_elements: int):
+    """Run many tiny kernels single-threaded: thread start-up dominates below ~1e6 elements.
+
+    On a busy machine multi-threaded BLAS calls on small matrices can be 10-50x slower than
+    single-threaded ones; the previous thread count is restored afterwards.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    small = n_elements < 1_000_000 and before > 1
+    if small:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if small:
+            torch.set_num_threads(before)
+
+
+def _size(*arrays: Any) -> int:
+    return int(sum(np.prod(getattr(a, "shape", (0,))) for a in arrays))
 
 
 def _metric(metric: str | Callable[..., float]) -> Callable[..., float]:
@@ -186,15 +211,16 @@ def bootstrap(
     rng = _rng(seed)
     n = x.shape[0]
     samples, failed = [], 0
-    for _ in tqdm(range(n_boot), desc="bootstrap", disable=_quiet(progress)):
-        idx = rng.integers(0, n, n)
-        if np.unique(idx).size < 4:
-            failed += 1
-            continue
-        try:
-            samples.append(fn(x[idx], y[idx], **params))
-        except ValueError:
-            failed += 1
+    with _few_threads(_size(x, y)):
+        for _ in tqdm(range(n_boot), desc="bootstrap", disable=_quiet(progress)):
+            idx = rng.integers(0, n, n)
+            if np.unique(idx).size < 4:
+                failed += 1
+                continue
+            try:
+                samples.append(fn(x[idx], y[idx], **params))
+            except ValueError:
+                failed += 1
     return _summarise(estimate, np.asarray(samples), ci, failed)
 
 
@@ -251,25 +277,37 @@ def bootstrap_rdm(
     _check_n(n_boot, "n_boot", 10)
     if not 0 < ci < 1:
         raise ValueError(f"ci must be between 0 and 1; got {ci}.")
+    if method == "wuc":
+        raise ValueError("The whitened unbiased cosine needs complete RDMs; bootstrap it with bootstrap(x, y, 'rsa_wuc').")
     da, db = _rdm_pair(a, b)
     estimate = compare_rdms(da, db, method)
     rng = _rng(seed)
     n = da.shape[0]
-    iu = np.triu_indices(n, 1)
     samples, failed = [], 0
-    for _ in tqdm(range(n_boot), desc="RDM bootstrap", disable=_quiet(progress)):
-        idx = rng.integers(0, n, n)
-        keep = idx[iu[0]] != idx[iu[1]]  # pairs of a stimulus with its own copy carry no data
-        if np.unique(idx).size < 4:
-            failed += 1
-            continue
-        va = da[idx[iu[0]], idx[iu[1]]][keep]
-        vb = db[idx[iu[0]], idx[iu[1]]][keep]
-        try:
-            samples.append(_compare_raw(va, vb, method))
-        except ValueError:
-            failed += 1
+    with _few_threads(da.size):
+        for _ in tqdm(range(n_boot), desc="RDM bootstrap", disable=_quiet(progress)):
+            idx = rng.integers(0, n, n)
+            if np.unique(idx).size < 4:
+                failed += 1
+                continue
+            va, vb = _resampled_pairs(da, idx), _resampled_pairs(db, idx)
+            try:
+                samples.append(_compare_raw(va, vb, method))
+            except ValueError:
+                failed += 1
     return _summarise(estimate, np.asarray(samples), ci, failed)
+
+
+def _resampled_pairs(d: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Dissimilarities of the resampled stimuli ``idx`` (upper triangle), without self-pairs.
+
+    A resample holding stimulus k twice would otherwise contribute d[k, k] = 0, a value that is
+    not data; those pairs are dropped.
+    """
+    iu = np.triu_indices(idx.size, 1)
+    rows, cols = idx[iu[0]], idx[iu[1]]
+    keep = rows != cols
+    return d[rows[keep], cols[keep]]
 
 
 def _compare_raw(va: np.ndarray, vb: np.ndarray, method: str) -> float:
@@ -339,8 +377,9 @@ def permutation_test(
     rng = _rng(seed)
     n = x.shape[0]
     null = np.empty(n_perm)
-    for k in tqdm(range(n_perm), desc="permutations", disable=_quiet(progress)):
-        null[k] = fn(x, y[rng.permutation(n)], **params)
+    with _few_threads(_size(x, y)):
+        for k in tqdm(range(n_perm), desc="permutations", disable=_quiet(progress)):
+            null[k] = fn(x, y[rng.permutation(n)], **params)
     return PermutationResult(float(stat), _p_value(stat, null, alternative), null, alternative)
 
 
