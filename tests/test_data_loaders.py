@@ -409,3 +409,50 @@ def test_missing_dataset_error_for_every_loader(name, tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         loader(root=tmp_path)
     assert mod.URL in str(info.value) and mod.FOLDER in str(info.value)
+
+
+def _write_henaff_like(path, data, movies, categories, zooms, clusters):
+    """A tiny file with the layout of the Hénaff et al. v7.3 files (h5py order, char cells by reference)."""
+    import h5py
+
+    def chars(text):
+        return np.array([[ord(c)] for c in text], dtype=np.uint16)
+
+    with h5py.File(path, "w", userblock_size=512) as f:
+        ns = f.create_group("naturalStruct")
+        ns["sortedResponses"] = data
+        ns["cluster_list"] = np.asarray(clusters, dtype=float)[:, None]
+        ns["cluster_group"] = np.ones((len(clusters), 1))
+        ns["cortical_area"] = chars("V1")
+        ns["integrationPeriod"] = np.array([[0.2]])
+        ns["response_latency"] = np.array([[0.05]])
+        ss = ns.create_group("stimulusStruct")
+        refs = f.create_group("#refs#")
+        ref_dt = h5py.special_dtype(ref=h5py.Reference)
+        for key, names in (("movie_titles", movies), ("categories", categories), ("scales", zooms)):
+            ds = ss.create_dataset(key, shape=(len(names), 1), dtype=ref_dt)
+            for i, name in enumerate(names):
+                ds[i, 0] = refs.create_dataset(f"{key}{i}", data=chars(name)).ref
+
+
+def test_henaff_tiny_synthetic_file(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    # (repetition, unit, frame, movie, category, zoom) = (4, 2, 3, 2, 2, 1)
+    data = rng.poisson(2.0, size=(4, 2, 3, 2, 2, 1)).astype(float)
+    data[:, :, :, 1, 1, 0] = np.nan  # movie 'm2' never shown as 'synthetic'
+    data[3, :, 0, 0, 0, 0] = np.nan  # one missing repeat
+    base = tmp_path / henaff2021_v1.FOLDER
+    base.mkdir()
+    _write_henaff_like(base / "zz_u001_image_sequences.mat", data, ["m1", "m2"], ["natural", "synthetic"], ["zoom1x"], [7, 9])
+    monkeypatch.setattr(henaff2021_v1, "FILES", {"zz_u001_image_sequences.mat": _fetch.sha256(base / "zz_u001_image_sequences.mat")})
+    monkeypatch.setattr(henaff2021_v1, "SESSIONS", ("zz_u001",))
+    full = henaff2021_v1.load(tmp_path, drop_unrecorded=False)
+    assert full.shape == (2 * 2 * 3, 2, 4)
+    assert list(full.unit_id.values) == ["zz_u001_c007", "zz_u001_c009"]
+    sid = "zoom1x_synthetic_m1_f02"
+    np.testing.assert_array_equal(full.sel(stimulus=full.stimulus_id == sid).values[0], data[:, :, 2, 0, 1, 0].T)
+    kept = henaff2021_v1.load(tmp_path)
+    assert kept.sizes["stimulus"] == 9  # the 3 frames of (synthetic, m2) dropped
+    assert not any(s.startswith("zoom1x_synthetic_m2") for s in kept.stimulus_id.values)
+    assert np.isnan(kept.sel(stimulus=kept.stimulus_id == "zoom1x_natural_m1_f00").values[0, :, 3]).all()
+    assert kept.attrs["integration_s"] == 0.2
