@@ -160,7 +160,8 @@ def fetch(module: ModuleType, relpath: str, root: str | os.PathLike | None = Non
     relpath : str
         Path relative to the dataset folder, a key of ``module.FILES``.
     root : path-like, optional
-        Data root (see :func:`get_root`).
+        Data root (see :func:`get_root`); the dataset's own folder (``.../<FOLDER>``) is accepted
+        too.
     check : bool
         Verify the sha256 (cached per process). Default True.
 
@@ -184,6 +185,11 @@ def fetch(module: ModuleType, relpath: str, root: str | os.PathLike | None = Non
             f"Known files include: {', '.join(sorted(module.FILES)[:5])} ({len(module.FILES)} in all)."
         )
     path = dataset_dir(module, root) / relpath
+    if not path.is_file() and root is not None and Path(root).name == module.FOLDER:
+        # root given as the dataset folder itself (root=".../kriegeskorte92"): accept it
+        alt = Path(root).expanduser() / relpath
+        if alt.is_file():
+            path = alt
     if not path.is_file():
         raise FileNotFoundError(_missing_message(module, relpath, path))
     if check:

@@ -456,3 +456,9 @@ def test_henaff_tiny_synthetic_file(tmp_path, monkeypatch):
     assert not any(s.startswith("zoom1x_synthetic_m2") for s in kept.stimulus_id.values)
     assert np.isnan(kept.sel(stimulus=kept.stimulus_id == "zoom1x_natural_m1_f00").values[0, :, 3]).all()
     assert kept.attrs["integration_s"] == 0.2
+
+
+@pytest.mark.requires_data
+def test_root_may_be_the_dataset_folder_itself(data_root):
+    rdm = kriegeskorte2008.load_human_it(root=data_root / "kriegeskorte92")
+    assert rdm.shape == (4, 2, 92, 92)
