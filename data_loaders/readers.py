@@ -436,7 +436,8 @@ def read_netcdf_assembly(
     """Read a Brain-Score-style NetCDF neural assembly as ``Responses``.
 
     Brain-Score stores assemblies as NetCDF with dims ``('presentation', 'neuroid'[, 'time_bin'])``,
-    a ``stimulus_id`` coordinate along ``presentation`` (repeated presentations share an id) and
+    a ``stimulus_id`` coordinate along ``presentation`` (``image_id`` in older files; repeated
+    presentations share an id) and
     a ``neuroid_id`` coordinate along ``neuroid``. Repeated presentations become a
     ``'repetition'`` dim (NaN-padded where a stimulus was shown fewer times); time bins become
     ``'time'`` (or are averaged with ``average_time=True``).
@@ -484,8 +485,14 @@ def read_netcdf_assembly(
                 f"{path}:{variable} must have dims ('presentation', 'neuroid'[, 'time_bin']) like a "
                 f"Brain-Score assembly; got {da.dims}."
             )
-    if "stimulus_id" not in da.coords or da["stimulus_id"].dims != ("presentation",):
-        raise ValueError(f"{path}:{variable} needs a 'stimulus_id' coordinate along 'presentation'.")
+    id_coord = next(
+        (c for c in ("stimulus_id", "image_id") if c in da.coords and da[c].dims == ("presentation",)), None
+    )
+    if id_coord is None:
+        raise ValueError(
+            f"{path}:{variable} needs a 'stimulus_id' (or, in older Brain-Score files, 'image_id') "
+            f"coordinate along 'presentation'; coords present: {sorted(map(str, da.coords))}."
+        )
     extra = [d for d in da.dims if d not in ("presentation", "neuroid", "time_bin")]
     if extra:
         raise ValueError(f"{path}:{variable} has unsupported dims {extra}; expected presentation, neuroid, time_bin.")
@@ -493,7 +500,7 @@ def read_netcdf_assembly(
         da = da.mean("time_bin", keep_attrs=True)
     da = da.transpose("presentation", "neuroid", *(["time_bin"] if "time_bin" in da.dims else []))
     values = np.asarray(da.values, dtype=float)
-    sids = np.asarray(da["stimulus_id"].values).astype(str)
+    sids = np.asarray(da[id_coord].values).astype(str)
     uniq, first = np.unique(sids, return_index=True)
     order = np.sort(first)
     stim_ids = sids[order]
@@ -517,7 +524,7 @@ def read_netcdf_assembly(
     )
     coords: dict[str, Any] = {}
     for cname, c in da.coords.items():
-        if cname in ("stimulus_id", "neuroid_id") or c.ndim != 1:
+        if cname in (id_coord, "neuroid_id") or c.ndim != 1:
             continue
         if c.dims == ("neuroid",):
             coords[cname] = ("unit", np.asarray(c.values))

@@ -234,6 +234,17 @@ def test_netcdf_assembly_time_bins(tmp_path):
     np.testing.assert_allclose(avg.values[1, :, 0], da.values[1].mean(axis=1))
 
 
+def test_netcdf_older_image_id_assembly(tmp_path):
+    da = _assembly(time_bins=False).rename(stimulus_id="image_id")
+    p = tmp_path / "old.nc"
+    da.to_netcdf(p, engine="h5netcdf")
+    resp = readers.read_netcdf_assembly(p)
+    assert list(resp.stimulus_id.values) == ["im_a", "im_b", "im_c"] and "image_id" not in resp.coords
+    da.drop_vars("image_id").to_netcdf(tmp_path / "noid.nc", engine="h5netcdf")
+    with pytest.raises(ValueError, match="needs a 'stimulus_id'"):
+        readers.read_netcdf_assembly(tmp_path / "noid.nc")
+
+
 def test_netcdf_wrong_layout(tmp_path):
     p = tmp_path / "w.nc"
     xr.DataArray(np.zeros((3, 2)), dims=("image", "cell"), name="v").to_netcdf(p, engine="h5netcdf")
