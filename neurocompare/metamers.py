@@ -1232,6 +1232,7 @@ def recognizability(
     seed: int = 0,
     batch_size: int = 256,
     device: Any = None,
+    per_image: bool = False,
 ) -> xr.Dataset:
     """Classify every generator's metamers with every judge: accuracy by (generator, judge, stage).
 
@@ -1251,6 +1252,10 @@ def recognizability(
         Bootstrap resamples of the images (the same resamples for every cell); 0 skips CIs.
     ci : float
         Confidence level of the percentile interval.
+    per_image : bool
+        Also return ``correct`` (generator, judge, stage, image): 1.0 / 0.0 per metamer, NaN where
+        not scored; needs the same number of images for every generator. Use it for paired
+        bootstraps across generators (same images).
 
     Returns
     -------
@@ -1310,6 +1315,13 @@ def recognizability(
     hi = np.full(shape, np.nan)
     count = np.zeros(shape, dtype=np.int64)
     nat = np.full((len(gens), len(judges)), np.nan)
+    n_imgs = {metamers[g].sizes["image"] for g in gens}
+    if per_image and len(n_imgs) != 1:
+        raise ValueError(
+            f"recognizability(per_image=True) needs the same number of images for every generator; got "
+            f"{sorted(n_imgs)}."
+        )
+    per = np.full(shape + (max(n_imgs),), np.nan) if per_image else None
     for gi, g in enumerate(gens):
         ds = metamers[g]
         labels = ds["label"].values
@@ -1334,6 +1346,8 @@ def recognizability(
                 pred = predict_labels(judge, ds["metamer"].values[li], batch_size=batch_size, device=device)
                 correct = (pred == labels).astype(float)
                 m = mask[li]
+                if per is not None:
+                    per[gi, ji, si] = np.where(m, correct, np.nan)
                 count[gi, ji, si] = int(m.sum())
                 if not m.any():
                     continue
@@ -1344,14 +1358,17 @@ def recognizability(
                     vals = num[den > 0] / den[den > 0]
                     lo[gi, ji, si], hi[gi, ji, si] = np.quantile(vals, [alpha, 1 - alpha])
     dims = ("generator", "judge", "stage")
+    data = {
+        "accuracy": (dims, acc),
+        "ci_low": (dims, lo),
+        "ci_high": (dims, hi),
+        "n": (dims, count),
+        "accuracy_natural": (("generator", "judge"), nat),
+    }
+    if per is not None:
+        data["correct"] = (dims + ("image",), per)
     return xr.Dataset(
-        {
-            "accuracy": (dims, acc),
-            "ci_low": (dims, lo),
-            "ci_high": (dims, hi),
-            "n": (dims, count),
-            "accuracy_natural": (("generator", "judge"), nat),
-        },
+        data,
         coords={"generator": gens, "judge": judges, "stage": stages},
         attrs={"chance": 1.0 / n_classes, "ci": ci, "n_boot": n_boot, "seed": seed},
     )

@@ -492,6 +492,10 @@ def test_recognizability_table_shape_chance_and_values():
     assert int(t2["n"].sel(generator="g1", judge="zero", stage="early")) == 3
     assert float(t2["accuracy"].sel(generator="g1", judge="zero", stage="early")) == pytest.approx(2 / 3)
     assert np.isnan(t2["ci_low"]).all()
+    t3 = recognizability(mets, judges, valid=valid, n_boot=0, per_image=True)
+    assert t3["correct"].dims == ("generator", "judge", "stage", "image")
+    np.testing.assert_allclose(t3["correct"].mean("image", skipna=True), t3["accuracy"])
+    assert int(np.isnan(t3["correct"].sel(generator="g1", judge="zero", stage="early")).sum()) == 3
 
 
 def test_recognizability_errors():
