@@ -19,17 +19,19 @@ the same data repeatedly costs nothing beyond reading it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["get_root", "dataset_dir", "fetch", "sha256", "stamp", "present", "verify", "download", "clear_cache"]
+__all__ = ["get_root", "dataset_dir", "fetch", "sha256", "stamp", "file_cache", "present", "verify", "download", "clear_cache"]
 
 ENV_VAR = "NEUROCOMPARE_DATA"
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 _LOCK = threading.Lock()
+_CACHES: list = []
 
 
 def _user_cache_dir() -> Path:
@@ -89,10 +91,27 @@ def stamp(path: str | os.PathLike) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def file_cache(maxsize: int):
+    """``functools.lru_cache`` for parsed file contents, registered so :func:`clear_cache` empties it.
+
+    Decorated functions take ``(path: str, size: int, mtime_ns: int, ...)`` (see :func:`stamp`),
+    so a changed file is parsed again. Cached arrays should be made read-only by the caller.
+    """
+
+    def wrap(func):
+        cached = functools.lru_cache(maxsize=maxsize)(func)
+        _CACHES.append(cached)
+        return cached
+
+    return wrap
+
+
 def clear_cache() -> None:
-    """Forget which files were verified in this process (they are hashed again on next use)."""
+    """Forget verified checksums and drop all parsed data cached by the loaders (frees memory)."""
     with _LOCK:
         _VERIFIED.clear()
+    for cached in _CACHES:
+        cached.cache_clear()
 
 
 def verify(path: str | os.PathLike, expected: str) -> Path:

@@ -37,12 +37,11 @@ import os
 import sys
 import zipfile
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 import xarray as xr
 
-from data_loaders._fetch import fetch, stamp
+from data_loaders._fetch import fetch, file_cache, stamp
 from data_loaders.readers import read_npy
 from neurocompare._optional import require
 from neurocompare.data import make_responses
@@ -173,7 +172,7 @@ def _unit_coords(session: str, n_units: int) -> tuple[np.ndarray, dict]:
     return ids, coords
 
 
-@lru_cache(maxsize=8)
+@file_cache(maxsize=8)
 def _npy_cached(path: str, size: int, mtime_ns: int) -> np.ndarray:
     arr = np.asarray(read_npy(path), dtype=np.float64)
     arr.setflags(write=False)
@@ -185,7 +184,7 @@ def _npy(relpath: str, root) -> np.ndarray:
     return _npy_cached(str(path), *stamp(path))
 
 
-@lru_cache(maxsize=3)
+@file_cache(maxsize=3)
 def _images_cached(path: str, size: int, mtime_ns: int) -> np.ndarray:
     Image = require("PIL.Image", "loading the Cowley 2023 V4 images")
     try:

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache
 
 import numpy as np
 import xarray as xr
 
-from data_loaders._fetch import fetch, stamp
+from data_loaders._fetch import fetch, file_cache, stamp
 
 __all__ = ["FOLDER", "FILES", "URL", "CITATION", "DESCRIPTION", "PUBLISHED_GRID_SCORES", "load", "load_spikes"]
 
@@ -50,7 +49,7 @@ _REQUIRED = ("cluster_id", "tetrode", "firing_maps", "rate_map_autocorrelogram",
              "spike_times_samples", "spike_position_x_cm", "spike_position_y_cm", "spike_head_direction_deg") + _PER_UNIT
 
 
-@lru_cache(maxsize=2)
+@file_cache(maxsize=2)
 def _npz_cached(path: str, size: int, mtime_ns: int) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:

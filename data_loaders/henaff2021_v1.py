@@ -20,12 +20,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 import xarray as xr
 
-from data_loaders._fetch import fetch, stamp
+from data_loaders._fetch import fetch, file_cache, stamp
 from neurocompare.data import make_responses
 
 __all__ = ["FOLDER", "FILES", "URL", "CITATION", "DESCRIPTION", "SESSIONS", "load", "load_session"]
@@ -65,7 +64,7 @@ def _cellstr(f, ds) -> list[str]:
     return [_string(f, f[ref]) for ref in np.asarray(ds[()]).ravel()]
 
 
-@lru_cache(maxsize=16)
+@file_cache(maxsize=16)
 def _read_cached(path: str, size: int, mtime_ns: int) -> dict:
     import h5py
 

@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache
 
 import numpy as np
 import xarray as xr
 
-from data_loaders._fetch import fetch, stamp
+from data_loaders._fetch import fetch, file_cache, stamp
 from data_loaders.readers import read_mat
 from neurocompare.data import check_rdm
 
@@ -87,7 +86,7 @@ def _rdm(values: np.ndarray, dims: tuple[str, ...], coords: dict, **attrs) -> xr
     return check_rdm(xr.DataArray(values, dims=dims + ("stimulus", "stimulus_2"), coords=coords, attrs=attrs))
 
 
-@lru_cache(maxsize=4)
+@file_cache(maxsize=4)
 def _read_cached(path: str, size: int, mtime_ns: int) -> dict:
     return read_mat(path)
 

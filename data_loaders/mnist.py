@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache
 
 import numpy as np
 import xarray as xr
 
-from data_loaders._fetch import fetch, stamp
+from data_loaders._fetch import fetch, file_cache, stamp
 from data_loaders.readers import read_idx
 
 __all__ = ["FOLDER", "FILES", "URL", "CITATION", "DESCRIPTION", "load", "load_stimuli"]
@@ -39,7 +38,7 @@ _THIS = sys.modules[__name__]
 _PREFIX = {"train": "train", "test": "t10k"}
 
 
-@lru_cache(maxsize=4)
+@file_cache(maxsize=4)
 def _idx_cached(path: str, size: int, mtime_ns: int) -> np.ndarray:
     arr = read_idx(path)
     arr.setflags(write=False)

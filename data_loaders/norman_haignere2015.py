@@ -18,12 +18,11 @@ import os
 import struct
 import sys
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 import xarray as xr
 
-from data_loaders._fetch import fetch, stamp
+from data_loaders._fetch import fetch, file_cache, stamp
 from data_loaders.readers import read_mat
 from neurocompare.data import make_responses
 
@@ -217,7 +216,7 @@ _THIS = sys.modules[__name__]
 N_SOUNDS = 165
 
 
-@lru_cache(maxsize=2)
+@file_cache(maxsize=2)
 def _mat_cached(path: str, size: int, mtime_ns: int) -> dict:
     return read_mat(path)
 
@@ -288,7 +287,7 @@ def load_voxel_weights(root: str | os.PathLike | None = None) -> xr.DataArray:
     )
 
 
-@lru_cache(maxsize=1)
+@file_cache(maxsize=1)
 def _sounds_cached(paths: tuple[str, ...], stamps: tuple) -> tuple[np.ndarray, int]:
     from scipy.io import wavfile
 

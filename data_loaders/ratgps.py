@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache
 
 import numpy as np
 import xarray as xr
 
-from data_loaders._fetch import fetch, stamp
+from data_loaders._fetch import fetch, file_cache, stamp
 from data_loaders.readers import read_mat
 from neurocompare.data import make_responses
 
@@ -82,7 +81,7 @@ def available() -> list[tuple[str, int]]:
     return [(r, w) for r in RATS for w in WINDOWS_MS if _rel(r, w, "feat") in FILES]
 
 
-@lru_cache(maxsize=8)
+@file_cache(maxsize=8)
 def _text_cached(path: str, size: int, mtime_ns: int) -> np.ndarray:
     try:
         arr = np.loadtxt(path, dtype=np.float64, ndmin=2)

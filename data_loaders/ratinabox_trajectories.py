@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache
 
 import numpy as np
 import xarray as xr
 
-from data_loaders._fetch import fetch, stamp
+from data_loaders._fetch import fetch, file_cache, stamp
 
 __all__ = ["FOLDER", "FILES", "URL", "CITATION", "DESCRIPTION", "NAMES", "load"]
 
@@ -41,7 +40,7 @@ NAMES = ("sargolini", "tanni")
 BOX_M = {"sargolini": (1.0, 1.0), "tanni": (3.5, 2.5)}
 
 
-@lru_cache(maxsize=2)
+@file_cache(maxsize=2)
 def _read(path: str, size: int, mtime_ns: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:

@@ -17,12 +17,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 import xarray as xr
 
-from data_loaders._fetch import fetch, stamp
+from data_loaders._fetch import fetch, file_cache, stamp
 from data_loaders.readers import read_npy
 
 __all__ = ["FOLDER", "FILES", "URL", "CITATION", "DESCRIPTION", "N_TRAJECTORIES", "SAMPLE_RATE",
@@ -171,7 +170,7 @@ SAMPLE_RATE = 50.0
 CELL = "11016-31010502_T6C3"
 
 
-@lru_cache(maxsize=128)
+@file_cache(maxsize=128)
 def _npy_cached(path: str, size: int, mtime_ns: int) -> np.ndarray:
     arr = np.asarray(read_npy(path), dtype=np.float64)
     arr.setflags(write=False)

@@ -462,3 +462,15 @@ def test_henaff_tiny_synthetic_file(tmp_path, monkeypatch):
 def test_root_may_be_the_dataset_folder_itself(data_root):
     rdm = kriegeskorte2008.load_human_it(root=data_root / "kriegeskorte92")
     assert rdm.shape == (4, 2, 92, 92)
+
+
+@pytest.mark.requires_data
+def test_clear_cache_frees_parsed_data_and_checksums(data_root):
+    from data_loaders import mnist
+
+    mnist.load("test", data_root)
+    assert mnist._idx_cached.cache_info().currsize > 0 and _fetch._VERIFIED
+    data_loaders.clear_cache()
+    assert mnist._idx_cached.cache_info().currsize == 0 and not _fetch._VERIFIED
+    x, _ = mnist.load("test", data_root)  # loads (and verifies) again
+    assert x.shape == (10000, 28, 28)
