@@ -144,7 +144,9 @@ def _masked_halves(values: np.ndarray, rng: np.random.Generator) -> tuple[np.nda
     valid = np.isfinite(values)
     keys = rng.random(values.shape)
     keys[~valid] = np.inf
-    rank = np.argsort(np.argsort(keys, axis=-1), axis=-1)
+    order = np.argsort(keys, axis=-1)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(values.shape[-1]), order.shape), axis=-1)
     half = (valid.sum(-1) // 2)[..., None]
     in1 = valid & (rank < half)
     in2 = valid & (rank >= half) & (rank < 2 * half)
