@@ -351,7 +351,7 @@ def load_pooled(
     root : path-like, optional
         Data root.
     sessions : sequence of str, optional
-        Subset of :data:`SESSIONS_WITH_IMAGES` (default all 10: 10,840 images, 497 neurons).
+        Subset of :data:`SESSIONS_WITH_IMAGES` (default all 10: 10,240 images, 488 neurons).
     progress : bool
         Show a tqdm bar over sessions (silent with ``NEUROCOMPARE_QUIET=1``).
 

@@ -474,3 +474,10 @@ def test_clear_cache_frees_parsed_data_and_checksums(data_root):
     assert mnist._idx_cached.cache_info().currsize == 0 and not _fetch._VERIFIED
     x, _ = mnist.load("test", data_root)  # loads (and verifies) again
     assert x.shape == (10000, 28, 28)
+
+
+@pytest.mark.requires_data
+def test_cowley_pooled_size_without_decoding(data_root):
+    """The full pooled set is 10,240 images x 488 neurons (sum over the 10 sessions with images)."""
+    shapes = [cowley2023_v4.load(s, data_root, images=False)[0].shape for s in cowley2023_v4.SESSIONS_WITH_IMAGES]
+    assert tuple(np.sum(shapes, axis=0)) == (10240, 488)
