@@ -481,3 +481,12 @@ def test_cowley_pooled_size_without_decoding(data_root):
     """The full pooled set is 10,240 images x 488 neurons (sum over the 10 sessions with images)."""
     shapes = [cowley2023_v4.load(s, data_root, images=False)[0].shape for s in cowley2023_v4.SESSIONS_WITH_IMAGES]
     assert tuple(np.sum(shapes, axis=0)) == (10240, 488)
+
+
+def test_datasets_subcommand_through_the_cli(tmp_path, monkeypatch, capsys):
+    cli = pytest.importorskip("neurocompare.cli")
+    if "data_loaders" not in cli._SUBCOMMAND_MODULES:
+        monkeypatch.setattr(cli, "_SUBCOMMAND_MODULES", [*cli._SUBCOMMAND_MODULES, "data_loaders"])
+    assert cli.main(["datasets", "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"data root: {tmp_path}" in out and "cowley2023_v4" in out
