@@ -7,6 +7,30 @@ One module per dataset (``data_loaders.kriegeskorte2008``, ``cowley2023_v4``, ``
 functions. Generic readers (MATLAB v5/v7.3, NWB, Brain-Score NetCDF, plain HDF5/NPZ) are in
 :mod:`data_loaders.readers`.
 
+The loaders at a glance
+-----------------------
+========================  ==================================================================
+module                    main functions → what they return
+========================  ==================================================================
+kriegeskorte2008          load_human_it → RDM (subject 4, session 2, 92, 92); load_monkey_it →
+                          RDM (92, 92); load_stimuli → images (92, 175, 175, 3) + category;
+                          load_fig1_rdms, load_model_rdms, load_behaviour_rdms → stacked RDMs
+cowley2023_v4             load(session) → (Responses (images, neurons), images | None);
+                          load_raw('210325' | '201016') → Responses with 'repetition' (NaN-padded);
+                          load_pooled() → block-diagonal Responses of the 10 sessions with images
+henaff2021_v1             load() → Responses (484 frames, 360 units, 60 repetitions), NaN-padded
+norman_haignere2015       load_components → Responses (165 sounds, 6 components); load_sounds →
+                          waveforms (165, 88200) at 44.1 kHz
+gerlei_mec                load → Dataset: rate_map (7, 42, 42), autocorrelogram, grid_score, ...;
+                          load_spikes(unit) → Dataset of spike times and positions
+sargolini2006             load_trajectory(i) → (time, space); load_gridcell → spike times, x, y
+ratinabox_trajectories    load('sargolini' | 'tanni') → (time, space)
+ratgps                    load(rat, window_ms) → Responses (windows with x, y; units)
+mnist                     load(split) → (images (n, 28, 28) uint8, labels); load_stimuli
+========================  ==================================================================
+
+Selectors (session, rat, split, ...) come first; ``root`` is always accepted as a keyword.
+
 Where the data live
 -------------------
 :func:`get_root` resolves the data root: an explicit ``root=`` argument, else the environment
