@@ -95,7 +95,8 @@ def file_cache(maxsize: int):
     """``functools.lru_cache`` for parsed file contents, registered so :func:`clear_cache` empties it.
 
     Decorated functions take ``(path: str, size: int, mtime_ns: int, ...)`` (see :func:`stamp`),
-    so a changed file is parsed again. Cached arrays should be made read-only by the caller.
+    so a changed file is parsed again. Cached arrays are made read-only (to protect the cache) and
+    loaders hand out copies, so what a user receives is writable (torch.from_numpy needs that).
     """
 
     def wrap(func):

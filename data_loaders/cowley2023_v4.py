@@ -217,11 +217,11 @@ def load_images(session: str | int, root: str | os.PathLike | None = None) -> xr
     Returns
     -------
     xarray.DataArray, dims ('stimulus', 'height', 'width', 'channel'), shape (n, 112, 112, 3), uint8
-        Coords ``stimulus_id`` ('<session>_img0001' ...) and ``session``. Read-only.
+        Coords ``stimulus_id`` ('<session>_img0001' ...) and ``session``.
     """
     session = _check_session(session, SESSIONS_WITH_IMAGES, "image")
     path = fetch(_THIS, f"images/images_{session}.zip", root)
-    images = _images_cached(str(path), *stamp(path))
+    images = _images_cached(str(path), *stamp(path)).copy()
     n = images.shape[0]
     return xr.DataArray(
         images,

@@ -101,11 +101,11 @@ def load(root: str | os.PathLike | None = None) -> xr.Dataset:
     z = _npz(root)
     ds = xr.Dataset(
         {
-            "rate_map": (("unit", "y", "x"), np.swapaxes(z["firing_maps"], 1, 2)),
-            "autocorrelogram": (("unit", "lag_y", "lag_x"), np.swapaxes(z["rate_map_autocorrelogram"], 1, 2)),
-            **{k: ("unit", z[k]) for k in _PER_UNIT},
-            "tetrode": ("unit", z["tetrode"]),
-            "cluster_id": ("unit", z["cluster_id"]),
+            "rate_map": (("unit", "y", "x"), np.swapaxes(z["firing_maps"], 1, 2).copy()),
+            "autocorrelogram": (("unit", "lag_y", "lag_x"), np.swapaxes(z["rate_map_autocorrelogram"], 1, 2).copy()),
+            **{k: ("unit", z[k].copy()) for k in _PER_UNIT},
+            "tetrode": ("unit", z["tetrode"].copy()),
+            "cluster_id": ("unit", z["cluster_id"].copy()),
         },
         coords={
             "unit_id": ("unit", _unit_ids(z)),
@@ -146,9 +146,9 @@ def load_spikes(unit: int | str, root: str | os.PathLike | None = None) -> xr.Da
     return xr.Dataset(
         {
             "time": ("spike", z["spike_times_samples"][s:e] / SAMPLE_RATE),
-            "x": ("spike", z["spike_position_x_cm"][s:e]),
-            "y": ("spike", z["spike_position_y_cm"][s:e]),
-            "head_direction": ("spike", z["spike_head_direction_deg"][s:e]),
+            "x": ("spike", z["spike_position_x_cm"][s:e].copy()),
+            "y": ("spike", z["spike_position_y_cm"][s:e].copy()),
+            "head_direction": ("spike", z["spike_head_direction_deg"][s:e].copy()),
         },
         attrs={"unit_id": str(ids[i]), "source": "gerlei_mec", "citation": CITATION, "position_units": "cm"},
     )

@@ -127,7 +127,6 @@ def load_stimuli(root: str | os.PathLike | None = None) -> xr.DataArray:
         coords[flag] = ("stimulus", np.array([bool(np.asarray(s[flag]).item()) for s in structs]))
     coords["animate"] = ("stimulus", cat_vectors[:, labels.index("animate")])
     coords["inanimate"] = ("stimulus", cat_vectors[:, labels.index("inanim")])
-    images.setflags(write=False)
     return xr.DataArray(
         images,
         dims=("stimulus", "height", "width", "channel"),

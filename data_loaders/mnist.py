@@ -56,7 +56,7 @@ def load(split: str = "train", root: str | os.PathLike | None = None) -> tuple[n
 
     Returns
     -------
-    images : numpy.ndarray, shape (n, 28, 28), uint8 (read-only; copy before editing)
+    images : numpy.ndarray, shape (n, 28, 28), uint8
     labels : numpy.ndarray, shape (n,), uint8 in 0-9
     """
     if split not in _PREFIX:
@@ -67,7 +67,7 @@ def load(split: str = "train", root: str | os.PathLike | None = None) -> tuple[n
     labels = _idx_cached(str(lp), *stamp(lp))
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
         raise ValueError(f"MNIST {split}: images {images.shape} and labels {labels.shape} do not match.")
-    return images, labels
+    return images.copy(), labels.copy()
 
 
 def load_stimuli(root: str | os.PathLike | None = None, split: str = "test", limit: int | None = None) -> xr.DataArray:

@@ -351,7 +351,7 @@ def load_sounds(
     paths = tuple(str(fetch(_THIS, f"sounds/wav/{sid}.wav", root)) for sid in ids)
     waves, rate = _sounds_cached(paths, tuple(stamp(p) for p in paths))
     return xr.DataArray(
-        waves,
+        waves.copy(),
         dims=("stimulus", "sample"),
         coords={"stimulus_id": ("stimulus", ids), "category": ("stimulus", cats)},
         attrs={"sample_rate": rate, "source": "norman_haignere2015", "citation": CITATION},

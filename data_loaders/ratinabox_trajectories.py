@@ -74,9 +74,9 @@ def load(name: str = "sargolini", root: str | os.PathLike | None = None) -> xr.D
     path = fetch(_THIS, f"{name}.npz", root)
     t, pos = _read(str(path), *stamp(path))
     return xr.DataArray(
-        pos,
+        pos.copy(),
         dims=("time", "space"),
-        coords={"time": t, "space": ["x", "y"]},
+        coords={"time": t.copy(), "space": ["x", "y"]},
         attrs={"units": "m", "environment_size_m": list(BOX_M[name]), "source": f"ratinabox_trajectories/{name}",
                "citation": CITATION[name]},
     )

@@ -236,7 +236,7 @@ def load_gridcell(root: str | os.PathLike | None = None) -> xr.Dataset:
     if pos.ndim != 2 or pos.shape[1] != 2 or pos.shape[0] != t.shape[0]:
         raise ValueError(f"Spike positions {pos.shape} and times {t.shape} do not match; expected (n, 2) and (n,).")
     return xr.Dataset(
-        {"time": ("spike", t), "x": ("spike", pos[:, 0]), "y": ("spike", pos[:, 1])},
+        {"time": ("spike", t.copy()), "x": ("spike", pos[:, 0].copy()), "y": ("spike", pos[:, 1].copy())},
         attrs={"cell": CELL, "position_units": "cm", "source": "sargolini2006", "citation": CITATION},
     )
 

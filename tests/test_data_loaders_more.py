@@ -221,3 +221,52 @@ def test_load_stimuli_convention(data_root):
         assert stim.stimulus_id.to_index().is_unique
     m = mnist.load_stimuli(root=data_root, limit=5)
     assert list(m.label.values) == [7, 2, 1, 0, 4] and m.shape == (5, 28, 28, 1)
+
+
+@pytest.mark.requires_data
+def test_loaders_hand_out_writable_arrays(data_root):
+    """Parsed files are cached read-only; what a user gets must be writable (torch.from_numpy warns
+    on read-only arrays) and editing it must not change what the next call returns."""
+    import torch
+    import warnings
+
+    from data_loaders import cowley2023_v4, henaff2021_v1, kriegeskorte2008
+
+    def arrays(obj):
+        if isinstance(obj, (tuple, list)):
+            for o in obj:
+                yield from arrays(o)
+        elif hasattr(obj, "data_vars"):
+            for v in obj.data_vars.values():
+                yield v.values
+        elif hasattr(obj, "values") and hasattr(obj, "dims"):
+            yield obj.values
+        elif isinstance(obj, np.ndarray):
+            yield obj
+
+    calls = [
+        lambda: kriegeskorte2008.load_stimuli(data_root),
+        lambda: kriegeskorte2008.load_human_it(data_root),
+        lambda: cowley2023_v4.load("210305", data_root),
+        lambda: cowley2023_v4.load_raw("210325", data_root, images=False),
+        lambda: henaff2021_v1.load(data_root, sessions=["ay4_u001"]),
+        lambda: norman_haignere2015.load_sounds(data_root, limit=2),
+        lambda: gerlei_mec.load(data_root),
+        lambda: gerlei_mec.load_spikes(0, data_root),
+        lambda: sargolini2006.load_trajectory(3, data_root),
+        lambda: sargolini2006.load_gridcell(data_root),
+        lambda: ratinabox_trajectories.load("sargolini", data_root),
+        lambda: ratgps.load("R2217", 400, data_root),
+        lambda: mnist.load("test", data_root),
+    ]
+    for call in calls:
+        first = list(arrays(call()))
+        assert first
+        for a in first:
+            assert a.flags.writeable, call
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                torch.from_numpy(a)
+            a[...] = 0
+        again = list(arrays(call()))
+        assert any(np.nan_to_num(b).any() for b in again), call  # the cache was not overwritten
