@@ -9,7 +9,8 @@
   table, binned into a window after each stimulus presentation → ``Responses`` by stimulus,
   with a ``repetition`` dim for repeated presentations.
 - :func:`read_responses_hdf5` / :func:`read_responses_npz` — a small documented schema for plain
-  files (see :data:`SCHEMA`).
+  files (see :data:`SCHEMA`); :func:`write_responses_hdf5` / :func:`write_responses_npz` write it.
+- :func:`read_idx` — IDX files (MNIST); :func:`read_npy` — ``.npy`` without pickle.
 
 None of these unpickles anything: ``np.load(..., allow_pickle=False)`` and scipy's MATLAB reader
 (which has no pickle path) are used; object arrays in ``.npy`` / ``.npz`` files are refused.
