@@ -53,7 +53,7 @@ class Config:
     methods: tuple[str, ...] = ("erm", "irm", "erm_gray")
     n_train: int = 10_000  # pooled over the two training environments (paper: 50,000)
     n_test: int = 10_000
-    hidden: int = 256  # paper's tuned value: 390
+    hidden: int = 64  # paper's tuned value: 390 (with 5x more data); 64 keeps ERM from memorising 10,000 images
     steps: int = 501
     lr: float = 4.898536566546834e-4
     l2: float = 1.10794568e-3

@@ -69,11 +69,11 @@ class Config:
     layer: str = "block2"
     train_sessions: tuple[str, ...] = ("190925", "190927", "190928", "190929", "210305")
     test_sessions: tuple[str, ...] = ("190923", "201025", "210225", "210325")
-    image_size: int = 56
+    image_size: int = 48
     max_images_per_session: int = 1000
     n_mnist_train: int = 60_000
     n_mnist_test_robust: int = 1000
-    steps: int = 800
+    steps: int = 500
     batch_size: int = 128
     align_batch_size: int = 64
     lr: float = 2e-3
