@@ -152,9 +152,8 @@ def _animal(session: str) -> str:
 def _check_session(session: str | int, allowed: Sequence[str], what: str) -> str:
     session = str(session)
     if session not in allowed:
-        raise ValueError(
-            f"Unknown {what} session {session!r}. Available: {', '.join(allowed)}."
-        )
+        kind = f"{what} session" if what else "session"
+        raise ValueError(f"Unknown {kind} {session!r}. Available: {', '.join(allowed)}.")
     return session
 
 
@@ -264,6 +263,8 @@ def load(
     Returns
     -------
     responses : Responses, dims ('stimulus', 'unit'), spike counts per 100 ms (repeat means)
+        Coords ``session_of_stimulus`` (stimulus) and ``region``/``session``/``animal`` (unit);
+        attrs ``session`` and ``split`` (the authors' train/test/validation role of the session).
     stimuli : DataArray (stimulus, height, width, channel) uint8, or None
     """
     session = _check_session(session, SESSIONS, "")

@@ -231,7 +231,7 @@ def test_cowley_pooled_block_layout(data_root):
 def test_cowley_bad_inputs(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="Unknown raw session '190923'. Available: 201016, 210325"):
         cowley2023_v4.load_raw("190923", tmp_path)
-    with pytest.raises(ValueError, match="Unknown  session|Unknown session"):
+    with pytest.raises(ValueError, match="Unknown session '123456'. Available: 190923, 190924"):
         cowley2023_v4.load("123456", tmp_path)
     # a truncated zip and a truncated npy give errors naming the file
     good = np.zeros((3, 4))
