@@ -1,7 +1,7 @@
 """Tests for neurocompare.similarity.regression (ridge / PLS predictivity, Brain-Score protocol).
 
 Reference implementation: scikit-learn (RidgeCV, PLSRegression, ShuffleSplit), version printed by
-``sklearn.__version__`` at run time (written against scikit-learn 1.7/1.8).
+``sklearn.__version__`` at run time (run here with scikit-learn 1.9.1).
 """
 
 from __future__ import annotations
@@ -88,6 +88,17 @@ def test_kernel_pls_matches_converged_sklearn_nipals_multi_target(d):
     pred = pls_fit_predict(x[:80], y[:80], x[80:], n_components=5, float64=True)
     ref = PLSRegression(n_components=5, scale=False, tol=1e-15, max_iter=100_000).fit(x[:80], y[:80])
     np.testing.assert_allclose(pred, ref.predict(x[80:]), atol=1e-6, rtol=0)
+
+
+def test_kernel_pls_with_more_targets_than_stimuli_matches_sklearn():
+    # reverse predictivity: many model features as targets; we never build a target x target matrix
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((40, 4))
+    x = z @ rng.standard_normal((4, 20)) + 0.3 * rng.standard_normal((40, 20))
+    y = z @ (rng.standard_normal((4, 60)) * np.array([[3.0], [1.0], [0.3], [0.1]])) + 0.1 * rng.standard_normal((40, 60))
+    pred = pls_fit_predict(x[:34], y[:34], x[34:], n_components=3, float64=True)
+    ref = PLSRegression(n_components=3, scale=False, tol=1e-15, max_iter=100_000).fit(x[:34], y[:34])
+    np.testing.assert_allclose(pred, ref.predict(x[34:]), atol=1e-6, rtol=0)
 
 
 def test_pls_protocol_torch_backend_equals_sklearn_backend():

@@ -422,7 +422,14 @@ def _pls_loop(Kk, Ks, Yc, ymu, n_components: int):
     """The component loop of :func:`_pls_kernel` (deflates ``Kk`` and ``Ks`` in place of copies)."""
     import torch
 
-    M = Yc.T @ (Kk @ Yc)
+    # Only the direction a = Y c enters the scores. With more targets than stimuli, Y.T K Y is
+    # U x U; replace Y by an n-column factor Yr with Yr Yr.T = Y Y.T (same a up to the rotation
+    # of c), so that nothing target x target is ever built.
+    Yr = Yc
+    if Yc.shape[1] > Yc.shape[0]:
+        g, Ug = torch.linalg.eigh(Yc @ Yc.T)
+        Yr = Ug * g.clamp_min(0).sqrt()
+    M = Yr.T @ (Kk @ Yr)
     M = (M + M.T) / 2
     pred = ymu[None, :].expand(Ks.shape[0], -1).clone()
     first = None
@@ -433,7 +440,7 @@ def _pls_loop(Kk, Ks, Yc, ymu, n_components: int):
             first = float(sigma2)
         if not float(sigma2) > first * 1e-12 * max(1, M.shape[0]):
             break  # X or Y residual exhausted: later components add nothing
-        a = Yc @ evecs[:, -1]
+        a = Yr @ evecs[:, -1]
         t = Kk @ a
         ts = Ks @ a
         tt = float(t @ t)
@@ -450,9 +457,9 @@ def _pls_loop(Kk, Ks, Yc, ymu, n_components: int):
         Kk.addr_(t, Kt, alpha=-1.0 / tt)
         Kk.addr_(Kt, t, alpha=-1.0 / tt)
         Kk.addr_(t, t, alpha=tKt / tt**2)
-        # M = Yc.T Kk Yc, updated in U x U
-        ay = Yc.T @ t
-        by = Yc.T @ Kt
+        # M = Yr.T Kk Yr, updated in place of recomputing it
+        ay = Yr.T @ t
+        by = Yr.T @ Kt
         M = M - (torch.outer(ay, by) + torch.outer(by, ay)) / tt + torch.outer(ay, ay) * (tKt / tt**2)
         M = (M + M.T) / 2
     return pred
