@@ -310,3 +310,50 @@ def test_read_nwb_bad_inputs(tmp_path):
         readers.read_nwb_units(q)
     with pytest.raises(ValueError, match="end > start"):
         readers.read_nwb_units(p, window=(0.3, 0.1))
+
+
+# ----------------------------------------------------------------------------- properties
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.lists(st.integers(0, 4), min_size=4, max_size=14), n_units=st.integers(1, 3), seed=st.integers(0, 99))
+def test_netcdf_assembly_repetition_mean_equals_group_mean(tmp_path, order, n_units, seed):
+    """Regrouping presentations into repetitions loses nothing: the NaN-mean over repetitions equals
+    the mean over each stimulus' presentations, and the valid-repeat counts equal the show counts."""
+    if len(set(order)) < 3:
+        order = order + [90, 91, 92]
+    sids = np.array([f"im{k}" for k in order])
+    values = np.random.default_rng(seed).normal(size=(len(sids), n_units))
+    da = xr.DataArray(values, dims=("presentation", "neuroid"), coords={"stimulus_id": ("presentation", sids)}, name="a")
+    p = tmp_path / f"prop_{seed}_{len(sids)}_{n_units}.nc"
+    da.to_netcdf(p, engine="h5netcdf")
+    resp = readers.read_netcdf_assembly(p)
+    for i, s in enumerate(resp.stimulus_id.values):
+        rows = values[sids == s]
+        if resp.ndim == 3:
+            np.testing.assert_allclose(np.nanmean(resp.values[i], axis=-1), rows.mean(axis=0))
+            assert int((~np.isnan(resp.values[i, 0])).sum()) == rows.shape[0]
+        else:
+            np.testing.assert_allclose(resp.values[i], rows[0])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    shape=st.tuples(st.integers(3, 6), st.integers(1, 4), st.integers(1, 3)),
+    nan_frac=st.floats(0, 0.5),
+    fmt=st.sampled_from(["hdf5", "npz"]),
+    seed=st.integers(0, 99),
+)
+def test_plain_schema_roundtrip_property(tmp_path, shape, nan_frac, fmt, seed):
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=shape)
+    v[rng.random(shape) < nan_frac] = np.nan
+    resp = make_responses(v, dims=("stimulus", "unit", "repetition"), allow_nan=True, units="a.u.")
+    path = tmp_path / f"r_{seed}_{fmt}_{'x'.join(map(str, shape))}.{fmt}"
+    getattr(readers, f"write_responses_{fmt}")(resp, path)
+    back = getattr(readers, f"read_responses_{fmt}")(path)
+    np.testing.assert_array_equal(back.values, resp.values)  # NaN in the same places
+    np.testing.assert_array_equal(back.stimulus_id.values, resp.stimulus_id.values)
+    assert back.dims == resp.dims
