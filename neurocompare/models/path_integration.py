@@ -325,7 +325,7 @@ def ssl_grid_loss(
     inv = dg2[near].mean() if near.any() else k.new_zeros(())
     cap = -k[off].mean()
     loss = w_sep * sep + w_inv * inv + w_cap * cap
-    return loss, {"separation": float(sep), "invariance": float(inv), "capacity": float(cap)}
+    return loss, {"separation": sep.detach().item(), "invariance": inv.detach().item(), "capacity": cap.detach().item()}
 
 
 def permuted_batch(velocity: torch.Tensor, n_perm: int, generator: torch.Generator | None = None) -> torch.Tensor:
