@@ -71,9 +71,11 @@ def _sym_sq(a, b=None, *, block: int | None = None):
     a : (n, p), b : (n, q) or None. Returns (|AA'|^2, |BB'|^2, <AA', BB'>) as 0-dim tensors
     (the last two are None when b is None). Differentiable.
     """
+    import torch
+
     n = a.shape[0]
     if block is None:
-        block = n if n <= 1024 else max(512, math.ceil(n / 8))
+        block = n if n < 768 else math.ceil(n / math.ceil(n / 512))
     saa = a.new_zeros((), dtype=a.dtype)
     sbb = sab = None if b is None else a.new_zeros((), dtype=a.dtype)
     starts = range(0, n, block)
@@ -84,23 +86,25 @@ def _sym_sq(a, b=None, *, block: int | None = None):
             if j < i:
                 continue
             w = 1.0 if i == j else 2.0
-            ka = ai @ a[j : j + block].T
-            saa = saa + w * (ka * ka).sum()
+            ka = (ai @ a[j : j + block].T).reshape(-1)
+            saa = saa + w * torch.dot(ka, ka)  # BLAS dot: no n^2 temporary
             if b is not None:
-                kb = bi @ b[j : j + block].T
-                sbb = sbb + w * (kb * kb).sum()
-                sab = sab + w * (ka * kb).sum()
+                kb = (bi @ b[j : j + block].T).reshape(-1)
+                sbb = sbb + w * torch.dot(kb, kb)
+                sab = sab + w * torch.dot(ka, kb)
     return saa, sbb, sab
 
 
 def _cross_sq(x, y):
     """|X' Y|_F^2 in column blocks of X (never more than a (block, q) matrix). Differentiable."""
+    import torch
+
     p = x.shape[1]
     block = _blocks(p, y.shape[1])
     total = x.new_zeros(())
     for c in range(0, p, block):
-        m = x[:, c : c + block].T @ y
-        total = total + (m * m).sum()
+        m = (x[:, c : c + block].T @ y).reshape(-1)
+        total = total + torch.dot(m, m)
     return total
 
 

@@ -82,7 +82,7 @@ def sym_gram(a, *, block: int | None = None):
     ----------
     a : torch.Tensor, shape (n, d)
     block : int, optional
-        Rows per block. Default: one plain product for n <= 1024, else ~n/8 (at least 512).
+        Rows per block. Default: one plain product for n < 768, else blocks of about 512 rows.
 
     Returns
     -------
@@ -92,7 +92,7 @@ def sym_gram(a, *, block: int | None = None):
 
     n = a.shape[0]
     if block is None:
-        block = n if n <= 1024 else max(512, math.ceil(n / 8))
+        block = n if n < 768 else math.ceil(n / math.ceil(n / 512))
     if block >= n:
         g = a @ a.T
         return (g + g.T) * 0.5

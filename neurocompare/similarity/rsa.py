@@ -238,9 +238,14 @@ def rsa(
     if rdm_method not in RDM_METHODS:
         raise ValueError(f"The 'rdm_method' parameter of rsa() must be one of {set(RDM_METHODS)}. Got {rdm_method!r} instead.")
     tx, ty = as_pair(x, y, device=device, float64=float64)
+    if compare not in COMPARE_METHODS:
+        raise ValueError(
+            f"The 'compare' parameter of rsa() must be one of {set(COMPARE_METHODS)}. Got {compare!r} instead."
+        )
     dx = rdm(tx, rdm_method, condensed=True)
     dy = rdm(ty, rdm_method, condensed=True)
-    return compare_rdms(dx.double(), dy.double(), compare)
+    # the RDMs are finite and well formed by construction: compare their vectors directly
+    return float(_compare_vectors(dx.double()[None], dy.double()[None], compare)[0, 0])
 
 
 def _register(compare_method: str):
