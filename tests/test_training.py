@@ -332,3 +332,29 @@ def test_amp_on_gpu(tmp_path):
                 out_dir=tmp_path, progress=False)
     assert math.isfinite(res.history[-1]["loss"])
     assert next(res.model.parameters()).is_cuda
+
+
+def test_torch_dataloader_is_cycled_over_epochs():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = _toy()
+    loader = DataLoader(TensorDataset(x[:32], y[:32]), batch_size=8, shuffle=False)
+    seen = []
+
+    class Counting(Supervised):
+        def forward(self, model, batch):
+            seen.append(int(batch[0].shape[0]))
+            return super().forward(model, batch)
+
+    res = train(build_model("convnet_small", in_channels=1, num_classes=4), Counting(), loader, steps=10,
+                log_every=5, progress=False)
+    assert res.step == 10 and seen == [8] * 10
+    assert res.history[-1]["epoch"] == 2  # 4 batches per epoch: steps 9-10 are in epoch 2
+
+
+def test_torchvision_model_trains_through_the_loop():
+    tv = pytest.importorskip("torchvision.models")
+    model = tv.resnet18(weights=None, num_classes=4)
+    x, y = torch.rand(8, 3, 32, 32), torch.randint(0, 4, (8,))
+    res = train(model, Supervised(), [(x, y)], steps=2, log_every=1, progress=False)
+    assert all(math.isfinite(h["loss"]) for h in res.history)
