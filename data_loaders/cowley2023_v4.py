@@ -337,8 +337,9 @@ def load_pooled(
     root: str | os.PathLike | None = None,
     sessions: Sequence[str] | None = None,
     *,
+    images: bool = True,
     progress: bool = True,
-) -> tuple[xr.DataArray, xr.DataArray]:
+) -> tuple[xr.DataArray, xr.DataArray | None]:
     """All sessions with images pooled into one benchmark set (block layout).
 
     Each session showed its own images to its own neurons, so the pooled array is
@@ -353,6 +354,8 @@ def load_pooled(
         Data root.
     sessions : sequence of str, optional
         Subset of :data:`SESSIONS_WITH_IMAGES` (default all 10: 10,240 images, 488 neurons).
+    images : bool
+        Also decode the images (about 10,000 JPEGs, ~400 MB as uint8); False returns ``None``.
     progress : bool
         Show a tqdm bar over sessions (silent with ``NEUROCOMPARE_QUIET=1``).
 
@@ -360,7 +363,7 @@ def load_pooled(
     -------
     responses : Responses, dims ('stimulus', 'unit'), NaN outside each session's block
         Coords ``session_of_stimulus`` (stimulus), ``session``/``animal``/``region`` (unit).
-    stimuli : DataArray (stimulus, 112, 112, 3) uint8 with the same ``stimulus_id`` order
+    stimuli : DataArray (stimulus, 112, 112, 3) uint8 with the same ``stimulus_id`` order, or None
     """
     from tqdm.auto import tqdm
 
@@ -370,7 +373,7 @@ def load_pooled(
     quiet = not progress or os.environ.get("NEUROCOMPARE_QUIET") == "1"
     blocks, stims = [], []
     for s in tqdm(sessions, desc="cowley2023_v4 sessions", disable=quiet):
-        resp, stim = load(s, root, images=True)
+        resp, stim = load(s, root, images=images)
         blocks.append(resp)
         stims.append(stim)
     n_stim = sum(b.sizes["stimulus"] for b in blocks)
@@ -402,5 +405,5 @@ def load_pooled(
         layout="block-diagonal by session; NaN = neuron not recorded for that image",
         sessions=",".join(sessions),
     )
-    stimuli = xr.concat(stims, dim="stimulus")
+    stimuli = xr.concat(stims, dim="stimulus") if images else None
     return pooled, stimuli

@@ -479,8 +479,13 @@ def test_clear_cache_frees_parsed_data_and_checksums(data_root):
 @pytest.mark.requires_data
 def test_cowley_pooled_size_without_decoding(data_root):
     """The full pooled set is 10,240 images x 488 neurons (sum over the 10 sessions with images)."""
-    shapes = [cowley2023_v4.load(s, data_root, images=False)[0].shape for s in cowley2023_v4.SESSIONS_WITH_IMAGES]
-    assert tuple(np.sum(shapes, axis=0)) == (10240, 488)
+    pooled, stim = cowley2023_v4.load_pooled(data_root, images=False, progress=False)
+    assert stim is None and pooled.shape == (10240, 488)
+    assert sorted(set(pooled.session.values)) == list(cowley2023_v4.SESSIONS_WITH_IMAGES)
+    # exactly one recorded block per (stimulus, unit) pair: NaN fraction = 1 - sum(n_i * m_i) / (N * M)
+    sizes = [cowley2023_v4.load(s, data_root, images=False)[0].shape for s in cowley2023_v4.SESSIONS_WITH_IMAGES]
+    recorded = sum(a * b for a, b in sizes)
+    assert int((~np.isnan(pooled.values)).sum()) == recorded
 
 
 def test_datasets_subcommand_through_the_cli(tmp_path, monkeypatch, capsys):
