@@ -539,3 +539,12 @@ def test_per_image_target_error():
         MetamerSynthesis(identity_model(), "ident", x0, target_error=[0.5], **FAST)
     with pytest.raises(ValueError, match="target_error"):
         MetamerSynthesis(identity_model(), "ident", x0, target_error=[-1.0, 0.1], **FAST)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    model, x0 = small_mlp(), images(3)
+    cpu = synthesize_metamers(model, ["relu1", "out"], x0, device="cpu", **FAST)
+    gpu = synthesize_metamers(model, ["relu1", "out"], x0, device="cuda", **FAST)
+    np.testing.assert_allclose(gpu["metamer"].values, cpu["metamer"].values, atol=1e-3)
+    np.testing.assert_allclose(gpu["relative_error"].values, cpu["relative_error"].values, atol=1e-3)
