@@ -511,6 +511,20 @@ def _subject_rdms(bench: Benchmark) -> np.ndarray:
     return values.reshape(-1, values.shape[-2], values.shape[-1])
 
 
+def _rdm_for(bench: Benchmark, rdm: xr.DataArray) -> np.ndarray:
+    """A model RDM (stimulus, stimulus_2) reordered to the benchmark's stimulus order."""
+    rdm = check_rdm(rdm)
+    if rdm.ndim != 2:
+        raise ValueError(f"A model RDM must be a single (stimulus, stimulus_2) matrix; got dims {rdm.dims}.")
+    ids = np.asarray(bench.data.stimulus_id.values).astype(str)
+    pos = {s: i for i, s in enumerate(np.asarray(rdm.stimulus_id.values).astype(str))}
+    missing = [s for s in ids if s not in pos]
+    if missing:
+        raise ValueError(f"The model RDM lacks {len(missing)} of the benchmark's stimuli (e.g. {missing[:3]}).")
+    order = np.array([pos[s] for s in ids])
+    return np.asarray(rdm.values, dtype=float)[np.ix_(order, order)]
+
+
 def _features_for(bench: Benchmark, acts: xr.DataArray) -> np.ndarray:
     """Layer activations reordered to the data's stimulus order, (stimulus, unit) float64."""
     acts = check_responses(acts)
@@ -573,8 +587,9 @@ def layer_scores(bench: Benchmark, acts: xr.DataArray, layer: str = "") -> Layer
     Parameters
     ----------
     bench : Benchmark
-    acts : Responses with dims ('stimulus', 'unit')
-        The layer's activations on (at least) ``bench.stimuli``.
+    acts : Responses with dims ('stimulus', 'unit'), or (RSA only) an RDM ('stimulus', 'stimulus_2')
+        The layer's activations on (at least) ``bench.stimuli``; RSA benchmarks also accept a
+        precomputed model RDM.
     layer : str
         Name recorded in the result.
 
@@ -582,8 +597,12 @@ def layer_scores(bench: Benchmark, acts: xr.DataArray, layer: str = "") -> Layer
     -------
     LayerResult
     """
-    x = _features_for(bench, acts)
     if bench.kind == "rsa":
+        if isinstance(acts, xr.DataArray) and acts.dims[-2:] == ("stimulus", "stimulus_2"):
+            model_rdm = _rdm_for(bench, acts)  # a precomputed model RDM
+        else:
+            x = _features_for(bench, acts)
+            model_rdm = None
         refs = _subject_rdms(bench)
         n = refs.shape[-1]
         splits = _splits(n, bench.n_splits, bench.test_fraction, bench.seed)
@@ -592,8 +611,10 @@ def layer_scores(bench: Benchmark, acts: xr.DataArray, layer: str = "") -> Layer
             for idx, store in ((held, test), (train, select)):
                 sub = refs[:, idx][:, :, idx]
                 iu = np.triu_indices(len(idx), k=1)
-                store.append(_spearman_many(_condensed_rdm(x[idx]), sub[:, iu[0], iu[1]]))
+                vec = _condensed_rdm(x[idx]) if model_rdm is None else model_rdm[np.ix_(idx, idx)][iu]
+                store.append(_spearman_many(vec, sub[:, iu[0], iu[1]]))
         return LayerResult(layer, np.array(test), np.array(select))
+    x = _features_for(bench, acts)
     y_all = _neural_target(bench)
     fit_predict = _fit_predict(bench.metric, bench.metric_kwargs)
     tests, selects = [], []

@@ -1,0 +1,343 @@
+"""Tests for neurocompare.benchmarks: the scoring procedure, ceilings, Score, registry, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from neurocompare.benchmarks import (
+    BENCHMARKS,
+    Benchmark,
+    LayerResult,
+    Score,
+    _ridge_fit_predict,
+    benchmark_ceiling,
+    combine,
+    get_benchmark,
+    layer_scores,
+    register_benchmark,
+    register_cli,
+    score,
+)
+from neurocompare.data import make_rdm, make_responses
+
+
+# ----------------------------------------------------------------------------- synthetic data
+def synthetic_benchmark(n=48, units=6, reps=4, noise=0.5, seed=0, **kw) -> tuple[Benchmark, np.ndarray]:
+    """Random 20x20 RGB images; neurons respond linearly to a random 'true' feature space + noise.
+
+    Returns the benchmark and the true (noise-free) signal (stimulus, unit).
+    """
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 20, 20, 3), dtype=np.uint8)
+    ids = np.array([f"img{i:03d}" for i in range(n)])
+    latent = rng.normal(size=(n, 5))
+    signal = latent @ rng.normal(size=(5, units))
+    values = signal[:, :, None] + noise * rng.normal(size=(n, units, reps))
+    data = make_responses(values, stimulus_ids=ids, dims=("stimulus", "unit", "repetition"))
+    stimuli = xr.DataArray(images, dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", ids)})
+    params = dict(identifier="synthetic.V0-ridge.v1", data=data, stimuli=stimuli, metric="ridge", ceiling="split_half", n_splits=4, test_fraction=0.25)
+    params.update(kw)
+    return Benchmark(**params), signal
+
+
+def as_features(values, ids) -> xr.DataArray:
+    return make_responses(np.asarray(values, dtype=float), stimulus_ids=ids)
+
+
+# ----------------------------------------------------------------------------- ridge numerics
+def test_ridge_matches_sklearn_ridge_and_bruteforce_loo():
+    # reference: scikit-learn Ridge (1.x) at the same absolute penalty; LOO by refitting n times
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(1)
+    for n, p in ((30, 80), (80, 12)):
+        x = rng.normal(size=(n, p))
+        y = x[:, :3] @ rng.normal(size=(3, 2)) + rng.normal(size=(n, 2))
+        xt = rng.normal(size=(7, p))
+        xc = x - x.mean(0)
+        evals = np.clip(np.linalg.eigvalsh(xc @ xc.T if n <= p else xc.T @ xc), 0, None)
+        lam = 0.3 * evals.mean()
+        pred, loo = _ridge_fit_predict(x, y, xt, [0.3])
+        np.testing.assert_allclose(pred, Ridge(alpha=lam).fit(x, y).predict(xt), atol=1e-10)
+        yc = y - y.mean(0)
+        brute = np.array(
+            [Ridge(alpha=lam, fit_intercept=False).fit(np.delete(xc, i, 0), np.delete(yc, i, 0)).predict(xc[i : i + 1])[0] for i in range(n)]
+        ) + y.mean(0)
+        np.testing.assert_allclose(loo, brute, atol=1e-10)
+
+
+def test_ridge_chooses_small_penalty_for_noise_free_targets():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(60, 5))
+    y = x @ rng.normal(size=(5, 3))
+    pred, _ = _ridge_fit_predict(x, y, x[:10])
+    np.testing.assert_allclose(pred, y[:10], atol=1e-2)
+
+
+# ----------------------------------------------------------------------------- combine: layer choice
+def _fake_bench(n_splits=3):
+    bench, _ = synthetic_benchmark(n_splits=n_splits)
+    return bench
+
+
+def test_layer_is_chosen_on_selection_scores_not_test_scores():
+    bench = _fake_bench()
+    # layer 'a' has the best *test* scores but the worst *selection* scores: choosing it would be double dipping
+    a = LayerResult("a", test=np.full((3, 6), 0.9), select=np.full((3, 6), 0.1))
+    b = LayerResult("b", test=np.full((3, 6), 0.5), select=np.full((3, 6), 0.6))
+    s = combine(bench, [a, b], ceiling=None)
+    assert s.selected_layers == ["b", "b", "b"]
+    assert s.layer == "b"
+    assert s.raw == pytest.approx(0.5)
+    assert s.layers["a"]["raw"] == pytest.approx(0.9)  # reported per layer, but not used for the score
+
+
+def test_combine_per_split_choice_and_ceiling_ratio_and_flags():
+    bench = _fake_bench()
+    a = LayerResult("a", test=np.array([[0.2] * 6, [0.4] * 6, [0.6] * 6]), select=np.array([[0.9] * 6, [0.1] * 6, [0.9] * 6]))
+    b = LayerResult("b", test=np.array([[0.3] * 6, [0.5] * 6, [0.7] * 6]), select=np.array([[0.1] * 6, [0.9] * 6, [0.1] * 6]))
+    s = combine(bench, {"a": a, "b": b}, ceiling={"value": 0.4, "per_split": [0.4] * 3})
+    assert s.selected_layers == ["a", "b", "a"]
+    assert s.raw == pytest.approx(np.mean([0.2, 0.5, 0.6]))
+    assert s.value == pytest.approx(s.raw / 0.4)
+    assert s.error == pytest.approx(np.std([0.2, 0.5, 0.6], ddof=1) / 0.4)
+    assert "above_ceiling" in s.flags  # 0.433 / 0.4 > 1 is kept, and flagged
+    low = combine(bench, {"a": a}, ceiling={"value": 0.1})
+    assert "low_ceiling" in low.flags and low.value == pytest.approx(low.raw / 0.1)
+
+
+def test_combine_median_over_units_ignores_nan_units():
+    bench = _fake_bench()
+    t = np.array([[0.1, 0.2, 0.3, np.nan, 0.5, 0.6]] * 3)
+    s = combine(bench, [LayerResult("a", t, t)], ceiling=None)
+    assert s.raw == pytest.approx(0.3)
+    assert "nan_targets" in s.flags
+
+
+def test_combine_needs_results():
+    with pytest.raises(ValueError, match="at least one layer"):
+        combine(_fake_bench(), [], ceiling=None)
+
+
+# ----------------------------------------------------------------------------- the procedure on synthetic data
+def test_true_signal_scores_near_ceiling_and_shuffled_ids_near_chance():
+    bench, signal = synthetic_benchmark(n=80, units=8, reps=6, noise=1.0, n_splits=5, test_fraction=0.25)
+    ids = bench.data.stimulus_id.values
+    ceiling = benchmark_ceiling(bench)
+    # a "model" that has the noise-free signal in a different basis: predictivity ~ sqrt(reliability)
+    feats = as_features(signal @ np.random.default_rng(3).normal(size=(8, 8)), ids)
+    s = combine(bench, [layer_scores(bench, feats, "true")], ceiling)
+    assert 0.75 < s.value < 1.3, s
+    shuffled = feats.assign_coords(stimulus_id=("stimulus", np.random.default_rng(4).permutation(ids)))
+    s0 = combine(bench, [layer_scores(bench, shuffled, "shuffled")], ceiling)
+    assert abs(s0.raw) < 0.2, s0
+
+
+def test_score_is_deterministic_for_a_seed_and_changes_with_it():
+    bench, _ = synthetic_benchmark()
+    s1 = score("convnet_small", bench, layers=["block1", "avgpool"], seed=0, progress=False)
+    s2 = score("convnet_small", bench, layers=["block1", "avgpool"], seed=0, progress=False)
+    assert s1.to_dict()["per_split"] == s2.to_dict()["per_split"]
+    assert (s1.value, s1.raw, s1.ceiling, s1.layers) == (s2.value, s2.raw, s2.ceiling, s2.layers)
+    s3 = score("convnet_small", bench, layers=["block1", "avgpool"], seed=1, progress=False)
+    assert s3.per_split != s1.per_split
+    assert s3.provenance["seed"] == 1 and s1.provenance["seed"] == 0
+
+
+def test_provenance_fields_present_and_json_round_trip(tmp_path):
+    bench, _ = synthetic_benchmark()
+    s = score("convnet_small", bench, layers=["block2"], progress=False)
+    prov = s.provenance
+    for key in (
+        "model_id", "weights_hash", "preprocessing", "benchmark", "benchmark_version", "metric", "seed",
+        "neurocompare_version", "git_commit", "stimulus_hash", "timestamp", "n_splits", "layers",
+    ):
+        assert key in prov, key
+    assert prov["model_id"] == "convnet_small(seed=0)"
+    assert len(prov["weights_hash"]) == 64
+    assert prov["benchmark"] == "synthetic.V0-ridge.v1" and prov["benchmark_version"] == "v1"
+    assert prov["metric"] == "ridge"
+    back = Score.from_dict(json.loads(s.to_json()))
+    assert back.value == pytest.approx(s.value) and back.layers == json.loads(json.dumps(s.layers))
+    da = s.to_dataarray()
+    assert da.dims == ("layer", "quantity") and list(da.layer.values) == ["block2"]
+
+
+def test_pls_metric_runs_and_uses_inner_folds():
+    bench, signal = synthetic_benchmark(n=60, metric="pls", metric_kwargs={"n_components": 3}, n_splits=2)
+    feats = as_features(signal, bench.data.stimulus_id.values)
+    r = layer_scores(bench, feats, "x")
+    assert r.test.shape == (2, 6) and r.select.shape == (2, 6)
+    assert np.nanmedian(r.select) > 0.5
+
+
+def test_rsa_on_synthetic_rdms_and_model_rdm_input():
+    rng = np.random.default_rng(5)
+    n = 30
+    ids = np.array([f"s{i:02d}" for i in range(n)])
+    truth = rng.normal(size=(n, 10))
+    subjects = []
+    for _ in range(4):
+        x = truth + 0.8 * rng.normal(size=truth.shape)
+        subjects.append(1 - np.corrcoef(x))
+    rdm = make_rdm(np.array(subjects), stimulus_ids=ids, stack_dim="subject")
+    stimuli = xr.DataArray(rng.integers(0, 255, (n, 20, 20, 3), dtype=np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", ids)})
+    bench = Benchmark("toy.IT-rsa.v1", rdm, stimuli, metric="rsa", ceiling="nili", rdm_subject_dim="subject", n_splits=4, test_fraction=0.5)
+    ceil = benchmark_ceiling(bench)
+    assert 0 < ceil["lower"] < ceil["upper"] <= 1
+    s_truth = combine(bench, [layer_scores(bench, as_features(truth, ids), "truth")], ceil)
+    s_noise = combine(bench, [layer_scores(bench, as_features(rng.normal(size=(n, 10)), ids), "noise")], ceil)
+    assert s_truth.value > 0.6 and abs(s_noise.raw) < 0.15
+    # a model RDM equal to a subject RDM is accepted directly
+    one = make_rdm(subjects[0], stimulus_ids=ids)
+    r = layer_scores(bench, one, "subject0")
+    assert np.allclose(r.test[:, 0], 1.0)
+
+
+# ----------------------------------------------------------------------------- errors
+def test_benchmark_validation_errors():
+    bench, _ = synthetic_benchmark()
+    with pytest.raises(ValueError, match="'metric' parameter of Benchmark must be one of"):
+        dataclasses.replace(bench, metric="cka")
+    with pytest.raises(ValueError, match="'ceiling' parameter"):
+        dataclasses.replace(bench, ceiling="spearman_brown")
+    with pytest.raises(ValueError, match="needs Responses with a 'repetition' dim"):
+        dataclasses.replace(bench, data=bench.data.mean("repetition"))
+    with pytest.raises(ValueError, match="have no stimulus"):
+        dataclasses.replace(bench, stimuli=bench.stimuli.isel(stimulus=slice(0, 10)))
+    with pytest.raises(TypeError, match="stimulus_id"):
+        dataclasses.replace(bench, stimuli=np.zeros((48, 20, 20, 3)))
+    with pytest.raises(ValueError, match="test_fraction"):
+        dataclasses.replace(bench, test_fraction=1.5)
+    with pytest.raises(ValueError, match="unit_group"):
+        dataclasses.replace(bench, unit_group="session")
+
+
+def test_registry_errors_and_version_resolution():
+    with pytest.raises(ValueError, match="end in a version"):
+        register_benchmark("no-version", description="", metric="ridge", ceiling=None)
+    with pytest.raises(KeyError, match="Unknown benchmark 'synthetic.nothing'"):
+        get_benchmark("synthetic.nothing")
+    calls = []
+
+    def build(root=None):
+        calls.append(root)
+        return dataclasses.replace(synthetic_benchmark()[0], identifier=f"test.reg-ridge.v{len(calls)}")
+
+    ident1, ident2 = "test.reg-ridge.v1", "test.reg-ridge.v2"
+    if ident1 not in BENCHMARKS:
+        register_benchmark(ident1, description="t", metric="ridge", ceiling="split_half")(lambda root=None: dataclasses.replace(synthetic_benchmark()[0], identifier=ident1))
+        register_benchmark(ident2, description="t", metric="ridge", ceiling="split_half")(lambda root=None: dataclasses.replace(synthetic_benchmark()[0], identifier=ident2))
+    assert get_benchmark("test.reg-ridge").identifier == ident2  # latest version
+    assert get_benchmark(ident1).identifier == ident1
+    with pytest.raises(ValueError, match="already registered"):
+        register_benchmark(ident1, description="t", metric="ridge", ceiling=None)(build)
+
+
+def test_modality_mismatch_is_refused():
+    bench, _ = synthetic_benchmark()
+    with pytest.raises(ValueError, match="takes audio input"):
+        score("audio_conv1d_tiny", bench, progress=False)
+
+
+def test_activations_missing_stimuli_error():
+    bench, signal = synthetic_benchmark()
+    feats = as_features(signal[:20], bench.data.stimulus_id.values[:20])
+    with pytest.raises(ValueError, match="lack 28 of the benchmark's stimuli"):
+        layer_scores(bench, feats)
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_score_and_report(tmp_path, capsys, monkeypatch):
+    bench, _ = synthetic_benchmark()
+    if "synthetic.cli-ridge.v1" not in BENCHMARKS:
+        register_benchmark("synthetic.cli-ridge.v1", description="synthetic", metric="ridge", ceiling="split_half")(
+            lambda root=None: dataclasses.replace(bench, identifier="synthetic.cli-ridge.v1")
+        )
+    parser = argparse.ArgumentParser(prog="neurocompare")
+    register_cli(parser.add_subparsers())
+    out = tmp_path / "out"
+    args = parser.parse_args(["score", "--model", "convnet_small", "--benchmark", "synthetic.cli-ridge", "--layers", "block1", "block2",
+                              "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+    assert args.func(args) == 0
+    text = capsys.readouterr().out
+    assert "synthetic.cli-ridge.v1" in text and "convnet_small(seed=0)" in text and "activation cache" in text
+    files = sorted(p.name for p in out.iterdir())
+    assert "convnet_small_seed_0__synthetic.cli-ridge.v1.json" in files and any(f.endswith(".nc") for f in files)
+    from neurocompare.data import load
+
+    table = load(out / "convnet_small_seed_0__synthetic.cli-ridge.v1.nc")
+    assert list(table.layer.values) == ["block1", "block2"]
+    args = parser.parse_args(["report", str(out), "--format", "png"])
+    assert args.func(args) == 0
+    assert (out / "layer_scores.png").stat().st_size > 1000 and (out / "score_heatmap.png").exists()
+    args = parser.parse_args(["benchmarks"])
+    assert args.func(args) == 0
+    assert "synthetic.cli-ridge.v1" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError, match="No such folder"):
+        a = parser.parse_args(["report", str(tmp_path / "missing")])
+        a.func(a)
+    with pytest.raises(ValueError, match="model-kwargs must be a JSON object"):
+        a = parser.parse_args(["score", "--model", "convnet_small", "--benchmark", "synthetic.cli-ridge", "--model-kwargs", "seed=1", "--no-cache"])
+        a.func(a)
+
+
+# ----------------------------------------------------------------------------- real data
+@pytest.fixture(scope="module")
+def v4(data_root):
+    import data_loaders.benchmarks  # noqa: F401
+
+    return get_benchmark("cowley2023.V4-ridge.210325", root=data_root)
+
+
+@pytest.mark.requires_data
+def test_v4_neural_data_as_features_scores_at_ceiling_and_shuffled_at_chance(v4):
+    # split each stimulus's repetitions into halves A and B; the benchmark keeps B, the "model" is mean(A).
+    # The split-half ceiling of B estimates corr(mean of one half, mean of another) = what mean(A) can reach.
+    data = v4.data
+    rng = np.random.default_rng(0)
+    values = np.asarray(data.values, dtype=float)
+    a_vals = np.full(values.shape, np.nan)
+    b_vals = np.full(values.shape, np.nan)
+    for i in range(values.shape[0]):
+        valid = np.flatnonzero(~np.isnan(values[i, 0]))
+        perm = rng.permutation(valid)
+        half = len(perm) // 2
+        a_vals[i][:, : half] = values[i][:, perm[:half]]
+        b_vals[i][:, : len(perm) - half] = values[i][:, perm[half:]]
+    data_b = data.copy(data=b_vals)
+    bench_b = dataclasses.replace(v4, data=data_b, n_splits=4)
+    feats = as_features(np.nanmean(a_vals, axis=2), data.stimulus_id.values)
+    ceiling = benchmark_ceiling(bench_b)
+    s = combine(bench_b, [layer_scores(bench_b, feats, "neural_half_A")], ceiling)
+    assert 0.85 < s.value < 1.2, s
+    shuffled = feats.assign_coords(stimulus_id=("stimulus", rng.permutation(data.stimulus_id.values)))
+    s0 = combine(bench_b, [layer_scores(bench_b, shuffled, "shuffled")], ceiling)
+    assert abs(s0.value) < 0.1, s0
+
+
+@pytest.mark.requires_data
+def test_human_it_group_mean_rdm_scores_at_ceiling_and_monkey_it_in_between(data_root):
+    import data_loaders.benchmarks  # noqa: F401
+    from data_loaders import kriegeskorte2008 as k92
+
+    bench = get_benchmark("kriegeskorte2008.IT-rsa.human", root=data_root)
+    ceiling = benchmark_ceiling(bench)
+    assert 0 < ceiling["lower"] < ceiling["upper"] < 1
+    ids = bench.data.stimulus_id.values
+    mean_rdm = make_rdm(bench.data.mean(("subject", "session")).values, stimulus_ids=ids)
+    s = combine(bench, [layer_scores(bench, mean_rdm, "group_mean")], ceiling)
+    assert s.value == pytest.approx(1.0, abs=0.03)
+    monkey = k92.load_monkey_it(data_root)
+    s_m = combine(bench, [layer_scores(bench, monkey, "monkey_it")], ceiling)
+    assert 0.1 < s_m.value < 0.9  # monkey IT resembles human IT (Kriegeskorte et al. 2008), below the ceiling
+    perm = np.random.default_rng(0).permutation(ids)
+    shuffled = make_rdm(mean_rdm.values, stimulus_ids=perm)
+    s0 = combine(bench, [layer_scores(bench, shuffled, "shuffled")], ceiling)
+    assert abs(s0.value) < 0.15
