@@ -25,37 +25,30 @@ __all__ = ["main", "build_parser", "resolve_model", "load_stimuli"]
 
 # Modules that add subcommands through register_cli(subparsers). The CLI is the only place in
 # neurocompare/ that may import data_loaders (lazily, inside handlers).
-_SUBCOMMAND_MODULES: list[str] = []
+_SUBCOMMAND_MODULES: list[str] = [
+    "data_loaders",  # datasets
+    "neurocompare.benchmarks",  # score, report, benchmarks, sweep
+    "neurocompare.training.loop",  # train
+    "neurocompare.gridcells",  # gridscore
+]
 
 
 # ----------------------------------------------------------------------------- helpers
-def resolve_model(spec: str, *, seed: int = 0, num_classes: int | None = None):
-    """Build a model from a registered name (``convnet_small``) or a ``module:function`` spec.
+def resolve_model(spec: str, *, seed: int = 0):
+    """Build a model from any spec :func:`neurocompare.model_specs.resolve_model` accepts.
 
     Parameters
     ----------
     spec : str
-        A name from ``neurocompare.models.MODELS`` or ``package.module:function`` returning an
-        ``nn.Module`` when called without arguments.
+        A registered name (``convnet_small``), a checkpoint path, ``module:function``, or
+        ``torchvision:NAME`` / ``timm:NAME`` when those are installed.
     seed : int
         Passed to registered builders.
-    num_classes : int, optional
-        Passed to registered builders when given.
     """
-    from neurocompare.models import MODELS
+    from neurocompare.model_specs import resolve_model as _resolve
 
-    if spec in MODELS:
-        kwargs: dict[str, Any] = {"seed": seed}
-        if num_classes is not None:
-            kwargs["num_classes"] = num_classes
-        return MODELS.get(spec)(**kwargs)
-    if ":" in spec:
-        module_name, _, func_name = spec.partition(":")
-        module = importlib.import_module(module_name)
-        if not hasattr(module, func_name):
-            raise ValueError(f"Module {module_name!r} has no attribute {func_name!r} (from model spec {spec!r}).")
-        return getattr(module, func_name)()
-    return MODELS.get(spec)(seed=seed)  # unknown name: KeyError listing the registered names
+    is_registered_name = ":" not in spec and not Path(spec).suffix
+    return _resolve(spec, kwargs={"seed": seed} if is_registered_name else None).model
 
 
 def load_stimuli(path: str | None = None, dataset: str | None = None, data_root: str | None = None):
