@@ -32,12 +32,14 @@ import resource
 import subprocess
 import sys
 import tempfile
+import functools
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+print = functools.partial(print, flush=True)  # noqa: A001  (progress shows up when redirected)
 
 
 def make_data(n: int, d: int, u: int, k: int = 40, seed: int = 0):

@@ -171,6 +171,11 @@ def make_splits(
     -------
     list of (train_index, test_index) integer arrays.
 
+    Notes
+    -----
+    Brain-Score draws its splits over the *sorted unique* stimulus ids; to reproduce its exact
+    splits, order the stimuli by ``stimulus_id`` first (``resp.sortby('stimulus_id')``).
+
     Raises
     ------
     ValueError
@@ -644,9 +649,12 @@ def ridge_predictivity(
     Parameters
     ----------
     x : Responses with dims ('stimulus', 'unit'), numpy array or torch tensor (n_stimuli, n_features)
-        The predictors (e.g. model activations).
+        The predictors (e.g. model activations). Constant features carry no information and are
+        ignored (the result is unchanged by them); an all-constant ``x`` is an error.
     y : Responses with dims ('stimulus', 'unit'), numpy array or torch tensor (n_stimuli, n_units)
-        The targets (e.g. recorded neurons). Constant units raise an error.
+        The targets (e.g. recorded neurons). Units constant over all stimuli raise an error; a
+        unit whose *held-out* responses happen to be constant in one split gets NaN there and is
+        left out of that split's median.
     alphas : sequence of float, optional
         Absolute penalty grid. Default: ``DEFAULT_RELATIVE_ALPHAS`` (1e-4 ... 1e4, 17 values) times
         the mean eigenvalue of each split's centred training Gram matrix, which makes the result
