@@ -358,3 +358,15 @@ def test_torchvision_model_trains_through_the_loop():
     x, y = torch.rand(8, 3, 32, 32), torch.randint(0, 4, (8,))
     res = train(model, Supervised(), [(x, y)], steps=2, log_every=1, progress=False)
     assert all(math.isfinite(h["loss"]) for h in res.history)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "neurocompare" / "training" / "configs").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_configs_load_and_name_registered_parts(path):
+    from neurocompare.models import MODELS
+    from neurocompare.training import DATASETS, OBJECTIVES
+
+    cfg = load_config(path)
+    assert cfg.model in MODELS and cfg.objective in OBJECTIVES and cfg.data.name in DATASETS
+    OBJECTIVES.get(cfg.objective)(**cfg.objective_kwargs)  # the kwargs are valid
+    build_model(cfg.model, **cfg.model_kwargs)
