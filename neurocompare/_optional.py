@@ -16,6 +16,7 @@ _EXTRA_FOR = {
     "pynwb": "nwb",
     "soundfile": "audio",
     "timm": "vision",
+    "pooch": "data",
 }
 
 

@@ -25,12 +25,16 @@ __all__ = ["main", "build_parser", "resolve_model", "load_stimuli"]
 
 # Modules that add subcommands through register_cli(subparsers). The CLI is the only place in
 # neurocompare/ that may import data_loaders (lazily, inside handlers).
-_SUBCOMMAND_MODULES: list[str] = [
-    "data_loaders",  # datasets
-    "neurocompare.benchmarks",  # score, report, benchmarks, sweep
-    "neurocompare.training.loop",  # train
-    "neurocompare.gridcells",  # gridscore
-]
+# Each is imported only when one of its subcommands is used, so `neurocompare --help` stays fast.
+_SUBCOMMAND_MODULES: dict[str, tuple[str, str]] = {
+    "datasets": ("data_loaders", "list the recorded datasets and whether they are present locally"),
+    "score": ("neurocompare.benchmarks", "score a model on benchmarks"),
+    "report": ("neurocompare.benchmarks", "figures from a folder of scores"),
+    "benchmarks": ("neurocompare.benchmarks", "list the registered benchmarks"),
+    "sweep": ("neurocompare.benchmarks", "models x benchmarks x layers on Dask"),
+    "train": ("neurocompare.training.loop", "train a model from a YAML/JSON config"),
+    "gridscore": ("neurocompare.gridcells", "gridness of rate maps, spikes+positions or a trained model"),
+}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -156,8 +160,16 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser.
+
+    Parameters
+    ----------
+    command : str, optional
+        The subcommand about to run. Its module is imported and registers the full parser;
+        the other contributed subcommands appear as one-line placeholders. ``"all"`` imports
+        every module (full help for everything).
+    """
     parser = argparse.ArgumentParser(
         prog="neurocompare",
         description="Compare neural networks with brains: extract activations, score models against "
@@ -187,8 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="activations", help="output folder (one .nc per layer)")
     p.set_defaults(func=_cmd_extract)
 
-    for module_name in _SUBCOMMAND_MODULES:
-        importlib.import_module(module_name).register_cli(sub)
+    wanted = {m for name, (m, _) in _SUBCOMMAND_MODULES.items() if command in (name, "all")}
+    for module_name in dict.fromkeys(m for m, _ in _SUBCOMMAND_MODULES.values()):
+        if module_name in wanted:
+            importlib.import_module(module_name).register_cli(sub)
+    for name, (module_name, text) in _SUBCOMMAND_MODULES.items():
+        if module_name not in wanted:
+            sub.add_parser(name, help=text, add_help=False)
     return parser
 
 
@@ -198,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     # --debug and --quiet are accepted anywhere on the line, before or after the subcommand
     flags = {flag: flag in argv for flag in ("--debug", "--quiet")}
     argv = [a for a in argv if a not in flags]
-    parser = build_parser()
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     args.debug, args.quiet = flags["--debug"], flags["--quiet"]
     if args.command is None:
@@ -208,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["NEUROCOMPARE_QUIET"] = "1"
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt:
         print("neurocompare: interrupted", file=sys.stderr)
         return 130

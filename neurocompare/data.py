@@ -26,6 +26,11 @@ DataArray: dims ``('stimulus', 'stimulus_2')``, the ``stimulus_id`` coord on the
 and ``stimulus_id_2`` on the second, optionally stacked over leading dims such as
 ``('subject', 'session')``. :func:`make_rdm` builds one and :func:`check_rdm` validates it.
 
+Stimuli travel as DataArrays too, with the same ``stimulus_id`` coord as the responses they
+evoked: images as ``('stimulus', 'height', 'width', 'channel')`` uint8, sounds as
+``('stimulus', 'sample')`` with a ``sample_rate`` attr. Trajectories (for grid cells) are
+``('time', 'space')`` with ``space = ['x', 'y']``; each time step can serve as a "stimulus".
+
 Examples
 --------
 >>> import numpy as np

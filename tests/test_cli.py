@@ -13,7 +13,7 @@ from neurocompare.data import load
 
 
 def test_help_works_for_every_subcommand(capsys):
-    parser = build_parser()
+    parser = build_parser("all")
     subparsers = next(a for a in parser._actions if a.dest == "command")
     names = sorted(subparsers.choices)
     assert {"extract", "list-layers"} <= set(names)
@@ -35,7 +35,7 @@ def test_errors_are_one_line_without_traceback(capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("neurocompare: error: Unknown model 'convnt'") and "convnet_small" in err
     assert "\n" not in err and "Traceback" not in err
-    with pytest.raises(KeyError):
+    with pytest.raises((KeyError, ValueError)):
         main(["list-layers", "--model", "convnt", "--debug"])
 
 
@@ -59,6 +59,14 @@ def test_extract_errors(tmp_path, capsys):
     np.save(tmp_path / "s.npy", np.zeros((4, 3, 16, 16), dtype=np.float32))
     assert main(["extract", "--model", "convnet_small", "--stimuli", str(tmp_path / "s.npy"), "--layers", "nope"]) == 1
     assert "Unknown layer 'nope'" in capsys.readouterr().err
+
+
+def test_top_level_help_lists_contributed_subcommands_without_importing_them(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for name in ("extract", "score", "train", "gridscore", "datasets"):
+        assert name in out
 
 
 def test_console_script_runs():
