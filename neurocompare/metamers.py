@@ -564,7 +564,14 @@ class MetamerSynthesis:
         n_rows = len(self.layers) * self.n_images
         self._layer_of_row = torch.arange(len(self.layers), device=self.device).repeat_interleave(self.n_images)
         with self._eval_mode():
-            order, counts = _call_order(self.model, self.originals[:1])
+            try:
+                order, counts = _call_order(self.model, self.originals[:1])
+            except RuntimeError as err:
+                raise ValueError(
+                    f"{where}: {type(self.model).__name__} failed on images of shape "
+                    f"{tuple(images.shape)} (n_images, *image_shape): {str(err).splitlines()[0]} "
+                    "Pass images of the shape the model expects, e.g. (n, channels, height, width)."
+                ) from err
             self._stop_early = all(counts.get(n, 0) == 1 for n in self.layers)
             self._relu_for = {}
             if cfg.fake_relu:
@@ -1299,12 +1306,16 @@ def recognizability(
             )
     judges = list(judge_models)
     if n_classes is None:
-        first = metamers[gens[0]]
-        with torch.no_grad():
-            out = judge_models[judges[0]].eval()(
-                torch.from_numpy(first["original"].values[:1]).to(_default_device(judge_models[judges[0]], device))
-            )
-        n_classes = int(out.shape[-1])
+        judge = judge_models[judges[0]]
+        modes = [(m, m.training) for m in judge.modules()]
+        judge.eval()
+        try:
+            with torch.no_grad():
+                x = torch.from_numpy(metamers[gens[0]]["original"].values[:1])
+                n_classes = int(judge(x.to(_default_device(judge, device))).shape[-1])
+        finally:
+            for m, mode in modes:
+                m.train(mode)
     if not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes must be an integer >= 2; got {n_classes!r}.")
     rng = np.random.default_rng(seed)
