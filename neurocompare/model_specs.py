@@ -343,7 +343,13 @@ def _from_checkpoint(path: Path, arch: str | None, kwargs: dict[str, Any]) -> tu
         )
     target = set(model.state_dict())
     state = _strip_prefixes(state, target)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shape mismatches
+        raise ValueError(
+            f"Checkpoint {path} does not match architecture {name!r}: {str(err).splitlines()[-1].strip()} "
+            "Pass the right arch= / model_kwargs."
+        ) from None
     if missing:
         raise ValueError(
             f"Checkpoint {path} does not match architecture {name!r}: {len(missing)} missing key(s) "
