@@ -3,8 +3,8 @@
 All methods see identical synthetic data (a planted low-rank linear signal plus noise, so held-out
 r is meaningful) and identical outer splits (10 shuffle splits, 90 % train, Brain-Score's seed):
 
-* ``ours ridge``   - neurocompare ridge_predictivity (per-unit alpha by closed-form LOO, one
-  eigendecomposition of the stimulus Gram matrix per split)
+* ``ours ridge``   - neurocompare ridge_predictivity (per-unit alpha by closed-form LOO or GCV,
+  one eigendecomposition of the stimulus Gram matrix per split)
 * ``ours pls``     - neurocompare pls_predictivity, kernel-form PLS-25 (same maths as sklearn)
 * ``brainscore``   - sklearn ``PLSRegression(n_components=25, scale=False)`` per split, Brain-Score's
   protocol (median r over units, mean over splits)
@@ -177,6 +177,9 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         res = ridge_predictivity(x, y, alphas=alphas, progress=False)
         rows["ours ridge (LOO)"] = (time.perf_counter() - t0, res.value, "")
+        t0 = time.perf_counter()
+        res = ridge_predictivity(x, y, alphas=alphas, cv="gcv", progress=False)
+        rows["ours ridge (GCV)"] = (time.perf_counter() - t0, res.value, "")
         t0 = time.perf_counter()
         res = pls_predictivity(x, y, progress=False)
         rows["ours pls-25 (kernel)"] = (time.perf_counter() - t0, res.value, "")

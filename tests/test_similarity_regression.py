@@ -56,8 +56,9 @@ def test_ridge_cv_matches_sklearn_ridgecv(n, d, per_unit):
     assert len(np.unique(alphas)) >= (2 if per_unit else 1)
 
 
-def test_gcv_picks_the_minimum_of_the_explicit_gcv_criterion():
-    x, y = planted(n=50, d=80, noise=2.0, seed=3)
+@pytest.mark.parametrize("d", [80, 20], ids=["kernel-form", "primal-form"])
+def test_gcv_picks_the_minimum_of_the_explicit_gcv_criterion(d):
+    x, y = planted(n=50, d=d, noise=2.0, seed=3)
     xtr, ytr, xte = x[:44], y[:44], x[44:]
     _, chosen = ridge_cv_fit_predict(xtr, ytr, xte, alphas=ALPHAS, cv="gcv", float64=True)
     n = xtr.shape[0]
