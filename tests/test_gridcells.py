@@ -377,3 +377,16 @@ def test_cli_gridscore_on_npz(tmp_path, capsys):
     np.savez(tmp_path / "bad.npz", other=np.ones(3))
     assert gc._main(["gridscore", str(tmp_path / "bad.npz")]) == 2
     assert "none of the keys" in capsys.readouterr().out
+
+
+@pytest.mark.requires_data
+@pytest.mark.skipif(not PEER_PY.exists(), reason="opexebo venv not found (set NEUROCOMPARE_GRIDPEERS_PYTHON)")
+def test_gerlei_units_match_opexebo(data_root, tmp_path):
+    # reference: opexebo 0.7.2 (pip), computed live on the real MEC rate maps
+    maps = np.load(data_root / "gerlei_mec_gridcells" / "mec_units.npz", allow_pickle=False)["firing_maps"]
+    np.save(tmp_path / "maps.npy", maps)
+    res = subprocess.run([str(PEER_PY), "-c", _OPEXEBO_SNIPPET, str(tmp_path / "maps.npy")], capture_output=True, text=True, timeout=120)
+    if res.returncode != 0:
+        pytest.skip(f"opexebo failed to run: {res.stderr[-300:]}")
+    ref = np.array(json.loads(res.stdout.strip().splitlines()[-1]))
+    np.testing.assert_allclose(gc.gridness(maps, "sargolini"), ref, atol=0.05)

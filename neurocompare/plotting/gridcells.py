@@ -13,6 +13,8 @@ from neurocompare._optional import require
 
 __all__ = ["plot_rate_maps", "plot_gridness_distributions", "plot_error_growth"]
 
+_ABBREV = {"gridness_sargolini": "gS", "gridness_banino": "gB", "spacing": "sp", "orientation": "ori", "published": "pub"}
+
 
 def _plt():
     return require("matplotlib.pyplot", "plotting")
@@ -48,7 +50,7 @@ def plot_rate_maps(
     ncols = max(1, min(ncols, n))
     nrows_units = int(np.ceil(n / ncols))
     per = 2 if sacs is not None else 1
-    fig, axes = plt.subplots(nrows_units * per, ncols, figsize=(1.6 * ncols, 1.8 * nrows_units * per), squeeze=False)
+    fig, axes = plt.subplots(nrows_units * per, ncols, figsize=(1.7 * ncols, 1.9 * nrows_units * per), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for i in range(n):
@@ -57,7 +59,8 @@ def plot_rate_maps(
         ax.imshow(maps[i], origin="lower", cmap=cmap, interpolation="nearest")
         lines = [titles[i]] if titles is not None else []
         if scores:
-            lines.append(" ".join(f"{k.replace('gridness_', 'g_')[:6]}={np.asarray(v)[i]:.2f}" for k, v in scores.items()))
+            parts = [f"{_ABBREV.get(k, k[:6])}={float(np.asarray(v, dtype=float)[i]):.2f}" for k, v in scores.items()]
+            lines += [" ".join(parts[j : j + 2]) for j in range(0, len(parts), 2)]
         ax.set_title("\n".join(lines), fontsize=6)
         if sacs is not None:
             axes[r * per + 1, c].imshow(np.asarray(sacs)[i], origin="lower", cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
