@@ -320,6 +320,7 @@ print(json.dumps([float(opexebo.analysis.grid_score(opexebo.analysis.autocorrela
 """
 
 
+@pytest.mark.slow  # opexebo takes ~0.3 s per map
 @pytest.mark.skipif(not PEER_PY.exists(), reason="opexebo venv not found (set NEUROCOMPARE_GRIDPEERS_PYTHON)")
 def test_agreement_with_opexebo(tmp_path):
     # reference: opexebo 0.7.2 (pip), computed live in its own virtual environment
