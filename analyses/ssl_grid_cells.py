@@ -100,6 +100,7 @@ class Config:
     real_trajectories: int = 4
     checkpoint_every: int = 500
     data_root: str | None = None
+    device: str = "cpu"
     extra: dict = field(default_factory=dict)
 
     def shrink(self) -> "Config":
@@ -113,7 +114,7 @@ class Config:
 # ---------------------------------------------------------------------------------------------- training
 
 
-def _train(model, objective, data, steps, lr, weight_decay, out_dir, seed, checkpoint_every):
+def _train(model, objective, data, steps, lr, weight_decay, out_dir, seed, checkpoint_every, device="cpu"):
     """Use neurocompare.training.train (checkpoints + resume) when present; else a minimal loop."""
     try:
         from neurocompare.training import OptimizerConfig, train
@@ -122,7 +123,7 @@ def _train(model, objective, data, steps, lr, weight_decay, out_dir, seed, check
     if train is not None:
         res = train(model, objective, lambda step: data(step), optimizer=OptimizerConfig(name="adam", lr=lr, weight_decay=weight_decay, grad_clip=1.0),
                     steps=steps, out_dir=out_dir, checkpoint_every=checkpoint_every, log_every=max(steps // 20, 1), resume=True, seed=seed,
-                    device="cpu", progress=os.environ.get("NEUROCOMPARE_QUIET") != "1")
+                    device=device, progress=os.environ.get("NEUROCOMPARE_QUIET") != "1")
         return res
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     for step in range(steps):
@@ -157,8 +158,8 @@ def train_supervised(cfg: Config, out: Path):
         return loss, {"decode_error_m": float(err)}
 
     t0 = time.time()
-    res = _train(model, objective, data, cfg.sup_steps, cfg.sup_lr, cfg.sup_weight_decay, out / "supervised", cfg.seed, cfg.checkpoint_every)
-    return model, pc, time.time() - t0, res
+    res = _train(model, objective, data, cfg.sup_steps, cfg.sup_lr, cfg.sup_weight_decay, out / "supervised", cfg.seed, cfg.checkpoint_every, cfg.device)
+    return model.cpu(), pc, time.time() - t0, res
 
 
 def train_ssl(cfg: Config, out: Path):
@@ -179,8 +180,8 @@ def train_ssl(cfg: Config, out: Path):
                              w_cap=cfg.w_cap, max_pairs_points=cfg.ssl_pairs, generator=gen)
 
     t0 = time.time()
-    res = _train(model, objective, data, cfg.ssl_steps, cfg.ssl_lr, 0.0, out / "ssl", cfg.seed, cfg.checkpoint_every)
-    return model, time.time() - t0, res
+    res = _train(model, objective, data, cfg.ssl_steps, cfg.ssl_lr, 0.0, out / "ssl", cfg.seed, cfg.checkpoint_every, cfg.device)
+    return model.cpu(), time.time() - t0, res
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
@@ -390,6 +391,7 @@ def main(argv=None) -> int:
     p.add_argument("--small", action="store_true", help="tiny settings for CI (< 60 s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None, help="recorded-data folder (default: $NEUROCOMPARE_DATA, else ../shared/data beside the repo)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (training only; evaluation runs on CPU)")
     p.add_argument("--place-kind", choices=("softmax", "dog"), default=None, help="place-cell code of the supervised net")
     p.add_argument("--sup-steps", type=int, default=None)
     p.add_argument("--ssl-steps", type=int, default=None)
@@ -398,7 +400,7 @@ def main(argv=None) -> int:
     if data is None:
         guess = Path(__file__).resolve().parents[2] / "shared" / "data"
         data = str(guess) if guess.is_dir() else None
-    cfg = Config(out=args.out, seed=args.seed, data_root=data)
+    cfg = Config(out=args.out, seed=args.seed, data_root=data, device=args.device)
     if args.small:
         cfg = cfg.shrink()
     if args.sup_steps is not None:

@@ -177,3 +177,16 @@ def test_checkpoint_to_rate_maps_and_cli(tmp_path, capsys):
     torch.save({"weights": 1}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="not a path-integrator checkpoint"):
         rate_maps_from_checkpoint(tmp_path / "bad.pt")
+
+
+@pytest.mark.gpu
+def test_cuda_forward_matches_cpu():
+    for name in ("path_integrator_rnn", "path_integrator_lstm", "ssl_path_integrator"):
+        net = build_model(name, n_hidden=16, n_place=8, seed=0).eval()
+        v = torch.randn(4, 12, 2)
+        cpu = net(v)
+        gpu = net.cuda()(v.cuda()).cpu()
+        torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=1e-3)
+    pc = PlaceCells(32, 0.2, BOX, seed=0)
+    pos = torch.rand(5, 2)
+    torch.testing.assert_close(pc(pos.cuda()).cpu(), pc(pos), atol=1e-6, rtol=1e-5)
