@@ -43,9 +43,10 @@ print = functools.partial(print, flush=True)  # noqa: A001  (progress shows up w
 
 
 def make_data(n: int, d: int, u: int, k: int = 40, seed: int = 0):
-    """float32 x (n, d), y (n, u): a k-dim latent read out linearly by both, plus noise."""
+    """float32 x (n, d), y (n, u): a k-dim latent (decaying variances 1/i) read out linearly by both, plus noise."""
     rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, k), dtype=np.float32)
+    z = rng.standard_normal((n, k), dtype=np.float32) / np.sqrt(np.arange(1, k + 1, dtype=np.float32))
+    z *= np.float32(np.sqrt(k / (1.0 / np.arange(1, k + 1)).sum()))  # keep the total signal variance
     x = z @ rng.standard_normal((k, d), dtype=np.float32) / np.sqrt(k)
     x += 1.0 * rng.standard_normal((n, d), dtype=np.float32)
     x += 0.5  # ReLU-like positive offset

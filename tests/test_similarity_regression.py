@@ -348,3 +348,20 @@ def test_cuda_matches_cpu():
     p = pls_predictivity(x, y, float64=True, progress=False)
     q = pls_predictivity(x, y, float64=True, device="cuda", progress=False)
     np.testing.assert_allclose(p.per_unit, q.per_unit, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------- scale
+@pytest.mark.parametrize("func", [ridge_predictivity, pls_predictivity], ids=["ridge", "pls"])
+def test_wide_features_are_never_decomposed_as_features_x_features(func, monkeypatch):
+    real = torch.linalg.eigh
+    shapes = []
+
+    def spy(a, *args, **kwargs):
+        shapes.append(tuple(a.shape))
+        return real(a, *args, **kwargs)
+
+    monkeypatch.setattr(torch.linalg, "eigh", spy)
+    x, y = planted(n=60, d=3000, u=4)
+    kw = {"n_components": 5} if func is pls_predictivity else {}
+    func(x, y, progress=False, **kw)
+    assert shapes and max(max(s) for s in shapes) <= 54  # n_train, never 3000
