@@ -27,6 +27,15 @@ from neurocompare.metamers import (
 FAST = dict(n_rounds=3, steps_per_round=15, progress=False)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread avoids thread hand-off costs on a shared CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def identity_model() -> nn.Module:
     return nn.Sequential(OrderedDict(flat=nn.Flatten(), ident=nn.Identity()))
 

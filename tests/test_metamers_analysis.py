@@ -7,9 +7,19 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
 from analyses.model_metamers import Config, _load_model, _save_model, build, summarize
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread avoids thread hand-off costs on a shared CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def _table(correct: np.ndarray, gens, judges, stages=("early", "late")):

@@ -17,6 +17,15 @@ from neurocompare.metamers import check_validity, recognizability, synthesize_me
 from neurocompare.plotting.metamers import plot_metamers, plot_recognizability, plot_validity  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread avoids thread hand-off costs on a shared CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def setup():
     torch.manual_seed(0)
