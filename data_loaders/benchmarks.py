@@ -161,8 +161,8 @@ NH2015_CITATION = (
 def load_natsound165(root: str | os.PathLike | None = None, *, sample_rate: int = AUDIO_SAMPLE_RATE) -> tuple[xr.DataArray, xr.DataArray]:
     """The 6 auditory-cortex components × 165 natural sounds, and the sounds resampled to ``sample_rate``.
 
-    Uses ``data_loaders.norman_haignere2015`` when it exists; otherwise reads the raw files
-    (``natsound165_nh2015/components.mat`` and ``sounds/*.wav``) directly.
+    Uses :mod:`data_loaders.norman_haignere2015` (checksummed files); if that module is missing,
+    reads the raw files (``natsound165_nh2015/components.mat`` and ``sounds/**/*.wav``) directly.
 
     Returns
     -------
@@ -171,14 +171,11 @@ def load_natsound165(root: str | os.PathLike | None = None, *, sample_rate: int 
     sounds : DataArray, dims ('stimulus', 'sample'), float32 in [-1, 1], attrs ``sample_rate``
     """
     try:
-        from data_loaders import norman_haignere2015 as nh  # noqa: F401
-    except ImportError:
+        from data_loaders import norman_haignere2015 as nh
+    except ImportError:  # the dedicated loader is optional here; fall back to the raw files
         nh = None
-    if nh is not None and hasattr(nh, "load"):
-        resp, sounds = nh.load(root) if "sample_rate" not in nh.load.__code__.co_varnames else nh.load(root, sample_rate=sample_rate)
-        if sounds is not None and int(sounds.attrs.get("sample_rate", sample_rate)) != sample_rate:
-            sounds = _resample(sounds, sample_rate)
-        return resp, sounds
+    if nh is not None:
+        return nh.load_components(root), _resample(nh.load_sounds(root), sample_rate)
     return _read_natsound_raw(root, sample_rate)
 
 
@@ -199,6 +196,8 @@ def _resample(sounds: xr.DataArray, rate: int) -> xr.DataArray:
     from scipy.signal import resample_poly
 
     old = int(sounds.attrs["sample_rate"])
+    if old == rate:
+        return sounds
     g = gcd(old, rate)
     values = resample_poly(np.asarray(sounds.values, dtype=np.float64), rate // g, old // g, axis=1).astype(np.float32)
     out = xr.DataArray(values, dims=("stimulus", "sample"), coords={k: v for k, v in sounds.coords.items() if "sample" not in v.dims}, attrs=dict(sounds.attrs))

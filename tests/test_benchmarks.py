@@ -341,3 +341,18 @@ def test_human_it_group_mean_rdm_scores_at_ceiling_and_monkey_it_in_between(data
     shuffled = make_rdm(mean_rdm.values, stimulus_ids=perm)
     s0 = combine(bench, [layer_scores(bench, shuffled, "shuffled")], ceiling)
     assert abs(s0.value) < 0.15
+
+
+@pytest.mark.requires_data
+def test_auditory_benchmark_with_tiny_audio_model(data_root):
+    import data_loaders.benchmarks as dlb
+
+    bench = dataclasses.replace(get_benchmark("normanhaignere2015.AC-ridge", root=data_root), n_splits=3)
+    assert bench.stimuli.attrs["sample_rate"] == 16000 and bench.stimuli.sizes["stimulus"] == 165
+    resp_raw, sounds_raw = dlb._read_natsound_raw(data_root, 16000)  # the fallback reader agrees with the loader
+    np.testing.assert_array_equal(resp_raw.values, bench.data.values)
+    np.testing.assert_array_equal(sounds_raw.values, bench.stimuli.values)
+    s = score("audio_spectrogram_tiny", bench, layers=["block1", "pool"], progress=False)
+    assert s.ceiling is None and s.value == s.raw and 0.2 < s.value < 1.0
+    with pytest.raises(ValueError, match="takes image input"):
+        score("convnet_small", bench, progress=False)
