@@ -557,3 +557,26 @@ def test_cuda_matches_cpu():
     gpu = synthesize_metamers(model, ["relu1", "out"], x0, device="cuda", **FAST)
     np.testing.assert_allclose(gpu["metamer"].values, cpu["metamer"].values, atol=1e-3)
     np.testing.assert_allclose(gpu["relative_error"].values, cpu["relative_error"].values, atol=1e-3)
+
+
+def test_cli_subcommand(tmp_path):
+    import argparse
+
+    from neurocompare.metamers import register_cli
+
+    imgs = (np.random.default_rng(0).random((2, 3, 16, 16)) * 255).astype(np.uint8)
+    np.save(tmp_path / "imgs.npy", imgs)
+    np.save(tmp_path / "labels.npy", np.array([3, 1]))
+    parser = argparse.ArgumentParser()
+    register_cli(parser.add_subparsers())
+    args = parser.parse_args(["metamers", "--model", "convnet_small", "--layers", "early=block1.relu", "late=fc",
+                              "--images", str(tmp_path / "imgs.npy"), "--labels", str(tmp_path / "labels.npy"),
+                              "--n-rounds", "2", "--steps-per-round", "3", "--quiet", "--out", str(tmp_path / "o")])
+    assert args.func(args) == 0
+    ds = load_metamers(tmp_path / "o" / "metamers.nc")
+    assert list(ds["stage"].values) == ["early", "late"] and ds["label"].values.tolist() == [3, 1]
+    np.testing.assert_allclose(ds["original"].values, imgs / 255.0, atol=1e-6)
+    bad = parser.parse_args(["metamers", "--model", "convnet_small", "--layers", "fc", "--images",
+                             str(tmp_path / "missing.npy")])
+    with pytest.raises(FileNotFoundError, match="npy"):
+        bad.func(bad)
