@@ -46,7 +46,7 @@ from neurocompare.metamers import check_validity, recognizability, save_metamers
 
 STAGES = ("early", "middle", "late", "final")
 LAYERS = {
-    "cnn": {"early": "block1.relu", "middle": "block2.relu", "late": "avgpool", "final": "fc"},
+    "cnn": {"early": "relu1", "middle": "relu2", "late": "relu3", "final": "out"},
     "mlp": {"early": "relu1", "middle": "relu2", "late": "relu3", "final": "out"},
 }
 
@@ -109,12 +109,24 @@ def load_mnist(cfg: Config) -> dict[str, np.ndarray]:
 
 # ----------------------------------------------------------------------------- models
 def build(arch: str, seed: int) -> nn.Module:
-    """The two architectures: a ConvNet with (16, 32) channels and a 784-256-256-128-10 MLP."""
+    """The two architectures: a LeNet-style CNN and a 784-256-256-128-10 MLP (registry ``mlp``).
+
+    The CNN is conv3×3(16)-ReLU-pool, conv3×3(32)-ReLU-pool, fc(128)-ReLU, fc(10), named like the
+    MLP (``relu1``, ``relu2``, ``relu3``, ``out``). (The registry's ``convnet_small`` ends in a
+    global average pool, which learns MNIST too slowly for a CPU-sized run.)
+    """
+    from collections import OrderedDict
+
     from neurocompare.models import build_model
-    from neurocompare.models.convnets import ConvNet, _seeded
+    from neurocompare.models.convnets import _seeded
 
     if arch == "cnn":
-        return _seeded(ConvNet((16, 32), in_channels=1, num_classes=10), seed)
+        net = nn.Sequential(OrderedDict(
+            conv1=nn.Conv2d(1, 16, 3, padding=1), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),
+            conv2=nn.Conv2d(16, 32, 3, padding=1), relu2=nn.ReLU(), pool2=nn.MaxPool2d(2),
+            flatten=nn.Flatten(), fc1=nn.Linear(32 * 7 * 7, 128), relu3=nn.ReLU(), out=nn.Linear(128, 10),
+        ))
+        return _seeded(net, seed)
     if arch == "mlp":
         return build_model("mlp", in_features=784, hidden=(256, 256, 128), num_classes=10, seed=seed)
     raise ValueError(f"Unknown architecture {arch!r}; choose from {sorted(LAYERS)}.")
