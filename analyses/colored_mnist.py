@@ -232,6 +232,21 @@ def run(cfg: Config) -> dict:
     return summary
 
 
+def summarize_existing(cfg: Config) -> dict:
+    """Rebuild the summary and figure from the runs already in ``OUT/results.jsonl`` (e.g. a partial run)."""
+    out = Path(cfg.out)
+    lines = [json.loads(s) for s in (out / "results.jsonl").read_text().splitlines() if s.strip()]
+    rows = [r for r in lines if r.get("kind") == "run"]
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    summary = summarize(rows, methods)
+    with open(out / "results.jsonl", "a") as fh:
+        fh.write(json.dumps({"analysis": "colored_mnist", "kind": "summary", "rebuilt_from_runs": True,
+                             "seeds": sorted({r["seed"] for r in rows}), "config": rows[0]["config"],
+                             "version": neurocompare.__version__, "git_commit": _git_commit(), "summary": summary}) + "\n")
+    plot(summary, rows, out / "colored_mnist.png")
+    return summary
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True)
@@ -242,6 +257,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data", default=None, help="data root (default: $NEUROCOMPARE_DATA)")
+    p.add_argument("--summarize", action="store_true", help="only rebuild summary + figure from OUT/results.jsonl")
     a = p.parse_args(argv)
     cfg = Config(out=a.out, data_root=a.data, threads=a.threads)
     if a.small:
@@ -250,7 +266,7 @@ def main(argv=None) -> int:
                      ("steps", a.steps)):
         if val is not None:
             setattr(cfg, key, val)
-    summary = run(cfg)
+    summary = summarize_existing(cfg) if a.summarize else run(cfg)
     for m, s in summary.items():
         pub = s["published"]
         print(f"{m:9s} train {s['train_mean']:.1f} ± {s['train_std']:.1f}%  test {s['test_mean']:.1f} ± "

@@ -69,13 +69,13 @@ class Config:
     layer: str = "block2"
     train_sessions: tuple[str, ...] = ("190925", "190927", "190928", "190929", "210305")
     test_sessions: tuple[str, ...] = ("190923", "201025", "210225", "210325")
-    image_size: int = 48
-    max_images_per_session: int = 1000
+    image_size: int = 40
+    max_images_per_session: int = 500
     n_mnist_train: int = 60_000
     n_mnist_test_robust: int = 1000
-    steps: int = 500
-    batch_size: int = 128
-    align_batch_size: int = 64
+    steps: int = 250
+    batch_size: int = 64
+    align_batch_size: int = 32
     lr: float = 2e-3
     eps_list: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.15)
     pgd_steps: int = 10
@@ -286,6 +286,21 @@ def plot(summary, cfg, path: Path) -> None:
     plt.close(fig)
 
 
+def summarize_existing(cfg: Config) -> dict:
+    """Rebuild the summary and figure from the runs already in ``OUT/results.jsonl`` (e.g. a partial run)."""
+    out = Path(cfg.out)
+    lines = [json.loads(s) for s in (out / "results.jsonl").read_text().splitlines() if s.strip()]
+    rows = [r for r in lines if r.get("kind") == "run"]
+    cfg.seeds = tuple(sorted({r["seed"] for r in rows}))
+    summary = summarize(rows, cfg)
+    with open(out / "results.jsonl", "a") as fh:
+        fh.write(json.dumps({"analysis": "neural_alignment", "kind": "summary", "rebuilt_from_runs": True,
+                             "seeds": list(cfg.seeds), "config": rows[0]["config"],
+                             "version": neurocompare.__version__, "git_commit": _git_commit(), "summary": summary}) + "\n")
+    plot(summary, cfg, out / "neural_alignment.png")
+    return summary
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True)
@@ -296,6 +311,7 @@ def main(argv=None) -> int:
     p.add_argument("--method", choices=("cka", "rdm"), default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data", default=None)
+    p.add_argument("--summarize", action="store_true", help="only rebuild summary + figure from OUT/results.jsonl")
     a = p.parse_args(argv)
     cfg = Config(out=a.out, data_root=a.data, threads=a.threads)
     if a.small:
@@ -308,7 +324,7 @@ def main(argv=None) -> int:
         cfg.weights = tuple(a.weights)
     if a.method:
         cfg.method = a.method
-    summary = run(cfg)
+    summary = summarize_existing(cfg) if a.summarize else run(cfg)
     for c, s in summary.items():
         if " minus " in c:
             print(c, {k: f"{v['mean']:+.4f} ± {v['sem']:.4f}" for k, v in s.items()})

@@ -53,15 +53,15 @@ class Config:
     conditions: tuple[str, ...] = CONDITIONS
     model: str = "convnet_small"
     layers: tuple[str, ...] = ("block1", "block2", "avgpool")
-    steps: int = 500
-    batch_size: int = 128
+    steps: int = 200
+    batch_size: int = 64
     lr: float = 2e-3
     temperature: float = 0.5
     natural_train_sessions: tuple[str, ...] = ("190925", "190927", "190928", "190929", "210305", "210224")
     natural_size: int = 32
     test_sessions: tuple[str, ...] = ("190923", "201025", "210225", "210325")
-    image_size: int = 56  # evaluation images (V4 and the 92 objects), grey level
-    max_images_per_session: int = 1000
+    image_size: int = 40  # evaluation images (V4 and the 92 objects), grey level
+    max_images_per_session: int = 400
     n_mnist_train: int = 60_000
     n_probe_train: int = 5000
     n_probe_test: int = 2000
@@ -224,6 +224,21 @@ def run(cfg: Config) -> dict:
     return summary
 
 
+def summarize_existing(cfg: Config) -> dict:
+    """Rebuild the summary and figure from the runs already in ``OUT/results.jsonl`` (e.g. a partial run)."""
+    out = Path(cfg.out)
+    lines = [json.loads(s) for s in (out / "results.jsonl").read_text().splitlines() if s.strip()]
+    rows = [r for r in lines if r.get("kind") == "run"]
+    cfg.seeds = tuple(sorted({r["seed"] for r in rows}))
+    summary = summarize(rows, cfg)
+    with open(out / "results.jsonl", "a") as fh:
+        fh.write(json.dumps({"analysis": "ssl_vs_supervised", "kind": "summary", "rebuilt_from_runs": True,
+                             "seeds": list(cfg.seeds), "config": rows[0]["config"],
+                             "version": neurocompare.__version__, "git_commit": _git_commit(), "summary": summary}) + "\n")
+    plot(summary, cfg, out / "ssl_vs_supervised.png")
+    return summary
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True)
@@ -233,6 +248,7 @@ def main(argv=None) -> int:
     p.add_argument("--conditions", nargs="+", choices=CONDITIONS, default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data", default=None)
+    p.add_argument("--summarize", action="store_true", help="only rebuild summary + figure from OUT/results.jsonl")
     a = p.parse_args(argv)
     cfg = Config(out=a.out, data_root=a.data, threads=a.threads)
     if a.small:
@@ -243,7 +259,7 @@ def main(argv=None) -> int:
         cfg.steps = a.steps
     if a.conditions:
         cfg.conditions = tuple(a.conditions)
-    summary = run(cfg)
+    summary = summarize_existing(cfg) if a.summarize else run(cfg)
     for c, s in summary.items():
         line = f"{c:15s} probe {100 * s['probe_accuracy']['mean']:.1f}%"
         for layer in cfg.layers:

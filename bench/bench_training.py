@@ -36,6 +36,67 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PEER = "/work/venvs/lightly/bin/python"
 
 
+def _without_torchvision() -> None:
+    """Let ``lightly`` import where torchvision cannot load.
+
+    The only torchvision wheels reachable here are CUDA builds, which cannot load against the
+    CPU torch (``libtorch_cuda.so`` missing). lightly imports torchvision at module level for
+    classes the NT-Xent loss never uses (``torchvision.ops.StochasticDepth``, transforms), so we
+    answer ``import torchvision*`` with placeholder modules. ``lightly.loss.NTXentLoss`` itself
+    (and its memory-bank base class) is lightly's own, unmodified code.
+    """
+    import importlib.abc
+    import importlib.machinery
+    import types
+
+    try:
+        import torchvision  # noqa: F401
+
+        return
+    except Exception:
+        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+            del sys.modules[name]
+
+    class _Placeholder:
+        def __init__(self, *args, **kwargs):
+            pass
+
+    class _Module(types.ModuleType):
+        def __getattr__(self, name):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return _Placeholder
+
+    class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, fullname, path, target=None):
+            if fullname == "torchvision" or fullname.startswith("torchvision."):
+                return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+            return None
+
+        def create_module(self, spec):
+            mod = _Module(spec.name)
+            mod.__path__ = []
+            return mod
+
+        def exec_module(self, module):
+            return None
+
+    sys.meta_path.insert(0, _Finder())
+
+
+def lightly_reference_values() -> dict:
+    """lightly's NTXentLoss on the seeded embeddings used in tests/test_losses.py (pinned there)."""
+    _without_torchvision()
+    import lightly
+    import torch
+    from lightly.loss import NTXentLoss
+
+    g = torch.Generator().manual_seed(3)
+    z1, z2 = torch.randn(16, 8, generator=g), torch.randn(16, 8, generator=g)
+    return {"lightly": lightly.__version__, "torch": torch.__version__,
+            **{f"t={t}": float(NTXentLoss(temperature=t)(z1, z2)) for t in (0.1, 0.5, 1.0)}}
+
+
 def worker(loss_name: str, batch: int, size: int, steps: int, warmup: int, threads: int, loss_reps: int) -> dict:
     """Run inside the chosen interpreter; returns timings as a dict."""
     sys.path.insert(0, str(REPO))
@@ -48,6 +109,7 @@ def worker(loss_name: str, batch: int, size: int, steps: int, warmup: int, threa
 
     torch.set_num_threads(threads)
     if loss_name == "lightly":
+        _without_torchvision()
         from lightly.loss import NTXentLoss
 
         lightly_loss = NTXentLoss(temperature=0.5)
@@ -125,7 +187,12 @@ def main(argv=None) -> int:
     p.add_argument("--loss-reps", type=int, default=50)
     p.add_argument("--peer-python", default=DEFAULT_PEER)
     p.add_argument("--worker", choices=("ours", "lightly"), default=None, help=argparse.SUPPRESS)
+    p.add_argument("--reference", action="store_true",
+                   help="print lightly's NT-Xent values pinned in tests/test_losses.py (run with the peer python)")
     args = p.parse_args(argv)
+    if args.reference:
+        print(json.dumps(lightly_reference_values()))
+        return 0
     if args.worker:
         print(json.dumps(worker(args.worker, args.batch_size, args.image_size, args.steps, args.warmup, args.threads,
                                 args.loss_reps)))

@@ -62,6 +62,18 @@ def test_nt_xent_invariant_to_embedding_scale():
     assert float(nt_xent(3 * z1, 0.5 * z2)) == pytest.approx(float(nt_xent(z1, z2)), rel=1e-6)
 
 
+# Reference: lightly 1.6.0 NTXentLoss (torch 2.13.0+cpu) on the embeddings below, produced by
+# `/work/venvs/lightly/bin/python bench/bench_training.py --reference`.
+_LIGHTLY_1_6_0 = {0.1: 7.668628215789795, 0.5: 3.687546968460083, 1.0: 3.4971697330474854}
+
+
+@pytest.mark.parametrize("t", sorted(_LIGHTLY_1_6_0))
+def test_nt_xent_matches_pinned_lightly_values(t):
+    g = torch.Generator().manual_seed(3)
+    z1, z2 = torch.randn(16, 8, generator=g), torch.randn(16, 8, generator=g)
+    assert float(nt_xent(z1, z2, t)) == pytest.approx(_LIGHTLY_1_6_0[t], rel=1e-5)
+
+
 def test_nt_xent_against_lightly_if_installed():
     lightly_loss = pytest.importorskip("lightly.loss")  # reference: lightly (bench/bench_training.py installs it)
     g = torch.Generator().manual_seed(3)
