@@ -52,7 +52,7 @@ def make_data(n: int, d: int, u: int, k: int = 40, seed: int = 0):
     x += 0.5  # ReLU-like positive offset
     y = z @ rng.standard_normal((k, u), dtype=np.float32) / np.sqrt(k)
     y += 0.8 * rng.standard_normal((n, u), dtype=np.float32)
-    return x, y
+    return x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)  # activations are float32
 
 
 def set_threads(n: int) -> None:
@@ -98,20 +98,34 @@ def run_himalaya(x, y, splits, alphas) -> tuple[float, float]:
     return time.perf_counter() - t0, float(np.mean(vals))
 
 
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def memory_child(path: str, method: str, threads: int) -> None:
-    """Subprocess body: load inputs, run one method, print peak RSS over the pre-load RSS."""
+    """Subprocess body: load inputs, run one method, print peak RSS over the pre-load RSS.
+
+    ``ru_maxrss`` survives ``exec`` (it would report the parent's peak), so the peak is read from
+    ``VmHWM`` after resetting it through ``/proc/self/clear_refs``.
+    """
     set_threads(threads)
     from neurocompare.similarity.regression import pls_predictivity, ridge_predictivity
 
     small = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)
     ridge_predictivity(small, small[:, :2], progress=False)  # warm up imports and kernels
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # reset the peak-RSS counter
+    base = _status_kib("VmRSS")
     x = np.load(os.path.join(path, "x.npy"))
     y = np.load(os.path.join(path, "y.npy"))
-    loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    loaded = _status_kib("VmRSS")
     func = ridge_predictivity if method == "ridge" else pls_predictivity
     func(x, y, progress=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _status_kib("VmHWM")
     inputs = x.nbytes + y.nbytes
     print(json.dumps({"peak_over_base_bytes": (peak - base) * 1024, "inputs_bytes": inputs,
                       "load_bytes": (loaded - base) * 1024}))
@@ -128,6 +142,14 @@ def measure_memory(x, y, method: str, threads: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def report_memory(x, y, d: int, threads: int) -> None:
+    for method in ("ridge", "pls"):
+        m = measure_memory(x, y, method, threads)
+        print(f"peak memory, ours {method}: {m['peak_over_base_bytes'] / m['inputs_bytes']:.2f} x inputs "
+              f"(inputs {m['inputs_bytes'] / 2**20:.0f} MiB, counted in the peak; "
+              f"one features x features matrix would be {d * d * 4 / 2**20:.0f} MiB)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1280x8192,2560x16384", help="comma-separated NxD")
@@ -138,6 +160,9 @@ def main(argv=None) -> int:
                          "(default: 10 at N<=1280, 2 above)")
     ap.add_argument("--skip-himalaya", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
+    ap.add_argument("--himalaya-splits", type=int, default=None,
+                    help="run himalaya on only this many splits and extrapolate (default: 10 at N<=1280, 2 above)")
     ap.add_argument("--small", action="store_true", help="N=300, D=1024, 40 units")
     ap.add_argument("--memory-child", nargs=2, metavar=("DIR", "METHOD"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -174,6 +199,9 @@ def main(argv=None) -> int:
         del xc
         alphas = DEFAULT_RELATIVE_ALPHAS * mean_eig
         print(f"\nN={n} stimuli, D={d} features, {units} units, 10 splits, alphas 1e-4..1e4 x {mean_eig:.3g} (17)")
+        if args.memory_only:
+            report_memory(x, y, d, args.threads)
+            continue
         rows = {}
         t0 = time.perf_counter()
         res = ridge_predictivity(x, y, alphas=alphas, progress=False)
@@ -188,8 +216,9 @@ def main(argv=None) -> int:
         t, v = run_brainscore(x, y, splits[:k])
         rows["brainscore pls-25 (sklearn)"] = (t * 10 / k, v, "" if k == 10 else f"(timed {k} splits, x{10 / k:g})")
         if not args.skip_himalaya and himalaya_version:
-            t, v = run_himalaya(x, y, splits, alphas)
-            rows["himalaya KernelRidgeCV (torch)"] = (t, v, "")
+            kh = args.himalaya_splits or (10 if n <= 1280 else 2)
+            t, v = run_himalaya(x, y, splits[:kh], alphas)
+            rows["himalaya KernelRidgeCV (torch)"] = (t * 10 / kh, v, "" if kh == 10 else f"(timed {kh} splits, x{10 / kh:g})")
         ref_bs = rows["brainscore pls-25 (sklearn)"][0]
         ref_hm = rows.get("himalaya KernelRidgeCV (torch)", (None,))[0]
         print(f"{'method':32s} {'time (s)':>10s} {'median r':>9s} {'vs brainscore':>14s} {'vs himalaya':>12s}")
@@ -197,11 +226,7 @@ def main(argv=None) -> int:
             hm = f"{ref_hm / t:11.1f}x" if ref_hm else ""
             print(f"{name:32s} {t:10.2f} {v:9.4f} {ref_bs / t:13.1f}x {hm:>12s} {note}")
         if not args.skip_memory:
-            for method in ("ridge", "pls"):
-                m = measure_memory(x, y, method, args.threads)
-                print(f"peak memory, ours {method}: {m['peak_over_base_bytes'] / m['inputs_bytes']:.2f} x inputs "
-                      f"(inputs {m['inputs_bytes'] / 2**20:.0f} MiB incl. loading them; "
-                      f"features x features would be {d * d * 4 / 2**20:.0f} MiB)")
+            report_memory(x, y, d, args.threads)
     return 0
 
 

@@ -237,8 +237,9 @@ def _constant_columns(t: Any) -> np.ndarray:
     """Indices of (near-)constant columns of a 2-D tensor."""
     import torch
 
-    span = t.amax(0) - t.amin(0)
-    scale = t.abs().amax(0)
+    hi, lo = t.amax(0), t.amin(0)
+    span = hi - lo
+    scale = torch.maximum(hi.abs(), lo.abs())  # no full-size |t| temporary
     return torch.nonzero(span <= 1e3 * torch.finfo(t.dtype).eps * scale.clamp_min(1e-30)).flatten().cpu().numpy()
 
 
@@ -382,7 +383,7 @@ def _ridge_spectral(V, s, B, Yc, Q, ymu, alphas, cv, alpha_per_unit):
         H = 1.0 / n + V.square() @ f.T  # (n, A) leverages
         denom = (1.0 - H).clamp_min(torch.finfo(V.dtype).eps)
         err = torch.empty((A, U), dtype=V.dtype, device=V.device)
-        step = max(1, 8192 // max(U, 1))
+        step = max(1, 1024 // max(U, 1))  # bounds the temporaries to n x ~1024
         for a0 in range(0, A, step):
             fa = f[a0 : a0 + step]  # (a, r)
             fitted = V @ (fa[:, :, None] * B[None]).permute(1, 0, 2).reshape(V.shape[1], -1)  # (n, a*U)
