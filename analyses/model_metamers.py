@@ -7,7 +7,8 @@ recognisable. This study repeats the model-to-model part at a CPU-friendly scale
 1. Train two architectures (a small ConvNet and an MLP) on MNIST with standard training and
    with L2 PGD adversarial training (optionally also L∞), plus one extra standard model of each
    architecture with another seed that only serves as a judge. Trained weights are cached in
-   ``OUT/models/`` (``.npz`` + ``.json``), so reruns skip training.
+   ``OUT/models/`` (``.npz`` + ``.json``) and metamers in ``OUT/metamers_<model>.nc``, so reruns
+   with the same settings skip training and synthesis.
 2. Synthesise metamers for fixed MNIST test images at four stages (early, middle, late, final)
    of every generator, all (stage, image) pairs in one batch (Feather protocol: noise
    N(0.5, 0.05), normalised-gradient steps, step size halved each round, fake ReLU).
@@ -193,6 +194,16 @@ def train_model(arch: str, kind: str, seed: int, data: dict, cfg: Config, cache:
 
 
 # ----------------------------------------------------------------------------- study
+def _cached_metamers(path: Path, stamp: str):
+    """Metamers saved by an earlier run with the same models, settings and images, else None."""
+    if not path.is_file():
+        return None
+    from neurocompare.metamers import load_metamers
+
+    ds = load_metamers(path)
+    return ds if ds.attrs.get("study_stamp") == stamp else None
+
+
 def _git_commit() -> str | None:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -201,17 +212,24 @@ def _git_commit() -> str | None:
         return None
 
 
-def _other_judge_mean(table, gen: str, judges: list[str]) -> np.ndarray:
-    """(stage, image) mean correctness of every judge except the generator itself (NaN: invalid)."""
-    others = [j for j in judges if j != gen]
+def _other_judge_mean(table, gen: str, judges: list[str], cross_arch: bool = False) -> np.ndarray:
+    """(stage, image) mean correctness of every judge except the generator itself (NaN: invalid).
+
+    With ``cross_arch``, only judges of another architecture (name prefix before '_') count.
+    """
+    arch = gen.split("_")[0]
+    others = [j for j in judges if j != gen and (not cross_arch or j.split("_")[0] != arch)]
     corr = table["correct"].sel(generator=gen, judge=others).values  # (judge, stage, image)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN (invalid) metamers stay NaN
         return np.nanmean(corr, axis=0)
 
 
-def summarize(table, generators: dict[str, dict], cfg: Config) -> dict:
-    """Standard vs adversarial: other models' accuracy on valid metamers per stage, paired bootstrap."""
+def summarize(table, generators: dict[str, dict], cfg: Config, cross_arch: bool = False) -> dict:
+    """Standard vs adversarial: other models' accuracy on valid metamers per stage, paired bootstrap.
+
+    ``cross_arch=True`` counts only judges of a different architecture than the generator.
+    """
     judges = [str(j) for j in table["judge"].values]
     stages = [str(s) for s in table["stage"].values]
     rng = np.random.default_rng(cfg.seed)
@@ -219,7 +237,8 @@ def summarize(table, generators: dict[str, dict], cfg: Config) -> dict:
     kinds = sorted({g["kind"] for g in generators.values()})
     per_kind: dict[str, np.ndarray] = {}
     for kind in kinds:
-        mats = [_other_judge_mean(table, name, judges) for name, g in generators.items() if g["kind"] == kind]
+        mats = [_other_judge_mean(table, name, judges, cross_arch) for name, g in generators.items()
+                if g["kind"] == kind]
         per_kind[kind] = np.stack(mats)  # (arch, stage, image)
     n_img = table.sizes["image"]
     boot = rng.integers(0, n_img, (cfg.n_boot, n_img))
@@ -293,23 +312,30 @@ def run(cfg: Config) -> dict:
     null_images = torch.from_numpy(data["x_test"][-cfg.n_null:])  # disjoint from the originals
 
     metamers, validity, timings = {}, {}, {}
+    synth = dict(seed=cfg.seed, n_rounds=cfg.n_rounds, steps_per_round=cfg.steps_per_round, fake_relu=cfg.fake_relu)
     for name, g in generators.items():
         t0 = time.perf_counter()
-        ds = synthesize_metamers(
-            g["model"], LAYERS[g["arch"]], images, labels=labels, image_ids=image_ids, seed=cfg.seed,
-            n_rounds=cfg.n_rounds, steps_per_round=cfg.steps_per_round, fake_relu=cfg.fake_relu,
-            device=cfg.device, progress=cfg.progress, model_name=name,
-        )
+        stamp = json.dumps({"train": model_info[name]["train"], "synthesis": synth, "image_ids": image_ids},
+                           sort_keys=True)
+        ds = _cached_metamers(out / f"metamers_{name}.nc", stamp)
+        if ds is None:
+            ds = synthesize_metamers(
+                g["model"], LAYERS[g["arch"]], images, labels=labels, image_ids=image_ids, device=cfg.device,
+                progress=cfg.progress, model_name=name, **synth,
+            )
+            ds.attrs["study_stamp"] = stamp
+            g["model"].cpu()
+            save_metamers(ds, out / f"metamers_{name}.nc")
         timings[name] = round(time.perf_counter() - t0, 1)
-        g["model"].cpu()
         metamers[name] = ds
         validity[name] = check_validity(g["model"], ds, null_images, n_null_pairs=cfg.n_null_pairs, seed=cfg.seed)
-        save_metamers(ds, out / f"metamers_{name}.nc")
 
     valid_masks = {n: v["valid"].values for n, v in validity.items()}
     table = recognizability(metamers, judges, valid=valid_masks, n_boot=cfg.n_boot, seed=cfg.seed, per_image=True)
     table_all = recognizability(metamers, judges, n_boot=0, seed=cfg.seed)
-    summary = summarize(table, {n: {k: v for k, v in g.items() if k != "model"} for n, g in generators.items()}, cfg)
+    gen_info = {n: {k: v for k, v in g.items() if k != "model"} for n, g in generators.items()}
+    summary = summarize(table, gen_info, cfg)
+    summary_cross = summarize(table, gen_info, cfg, cross_arch=True)
 
     # figures and the human experiment page
     try:
@@ -368,6 +394,7 @@ def run(cfg: Config) -> dict:
         "recognizability_valid_ci95": {"low": nested(table["ci_low"]), "high": nested(table["ci_high"])},
         "recognizability_all": nested(table_all["accuracy"]),
         "summary_other_judges": summary,
+        "summary_other_architectures": summary_cross,
         "seconds": round(time.perf_counter() - t_start, 1),
     }
     with (out / "results.jsonl").open("a") as f:
@@ -419,8 +446,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps_per_round:
         cfg.steps_per_round = args.steps_per_round
     res = run(cfg)
-    s = res["summary_other_judges"]
-    print(f"chance {s['chance']:.2f}; other models' accuracy on valid metamers (95% CI):")
+    for title, key in (("other models", "summary_other_judges"), ("models of the other architecture",
+                                                                    "summary_other_architectures")):
+        _print_summary(res[key], title)
+    print("fraction valid: " + json.dumps(res["fraction_valid"]))
+    print(f"results appended to {Path(args.out) / 'results.jsonl'} ({res['seconds']} s)")
+    return 0
+
+
+def _print_summary(s: dict, title: str) -> None:
+    print(f"chance {s['chance']:.2f}; accuracy of {title} on valid metamers (95% CI):")
     for kind in [k for k in s if not k.endswith("standard") or k == "standard"]:
         if kind == "chance":
             continue
@@ -429,9 +464,6 @@ def main(argv: list[str] | None = None) -> int:
     for key in [k for k in s if k.endswith("_minus_standard")]:
         print(f"  {key}: " + "  ".join(f"{st}: {v['difference']:+.2f} [{v['ci95'][0]:+.2f}, {v['ci95'][1]:+.2f}]"
                                        for st, v in s[key].items()))
-    print("fraction valid: " + json.dumps(res["fraction_valid"]))
-    print(f"results appended to {Path(args.out) / 'results.jsonl'} ({res['seconds']} s)")
-    return 0
 
 
 if __name__ == "__main__":

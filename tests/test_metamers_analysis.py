@@ -46,6 +46,10 @@ def test_summary_on_constructed_table():
     assert not s["l2_minus_standard"]["early"]["excludes_zero"]
     assert s["standard"]["early"]["n_valid"] == 10  # mean over the other judges: image valid if any judge scored it
     assert s["chance"] == 0.1
+    # only judges of another architecture ('other'): it sees all adversarial late metamers, no others
+    x = summarize(_table(c, gens, judges), {"a_standard": {"kind": "standard"}, "a_l2": {"kind": "l2"}},
+                  Config(n_boot=50), cross_arch=True)
+    assert x["l2"]["late"]["accuracy"] == 1.0 and x["standard"]["early"]["n_valid"] == 5
 
 
 def test_model_cache_round_trip(tmp_path):
@@ -74,6 +78,8 @@ def test_small_study_runs_end_to_end(tmp_path, data_root):
     for name in ("recognizability.png", "std_vs_adv.png", "experiment.html", "metamers_cnn_l2.nc"):
         assert (tmp_path / name).is_file()
     assert set(res["summary_other_judges"]["l2_minus_standard"]) == {"early", "middle", "late", "final"}
-    # a rerun loads the cached models instead of training
+    # a rerun loads the cached models and metamers instead of training and synthesising again
     res2 = run(cfg)
     assert all(m["cached"] for m in res2["models"].values())
+    assert res2["fraction_valid"] == res["fraction_valid"]
+    assert max(res2["synthesis_seconds"].values()) < 5
