@@ -60,20 +60,24 @@ def plot_layer_scores(scores: Sequence[Any], *, ceiled: bool = False):
     key = "value" if ceiled else "raw"
     for ax, bench in zip(axes.ravel(), benches):
         ceiling = None
-        for i, s in enumerate(x for x in scores if x.benchmark == bench):
+        panel = [x for x in scores if x.benchmark == bench]
+        axis_names = list(dict.fromkeys(n for x in panel for n in x.layers))  # union, first-seen order
+        for s in panel:
             names = list(s.layers)
             y = np.array([s.layers[n][key] if s.layers[n][key] is not None else np.nan for n in names], dtype=float)
             err = np.array([s.layers[n]["error"] if s.layers[n]["error"] is not None else np.nan for n in names], dtype=float)
             if not ceiled and s.ceiling:
                 err = err * s.ceiling  # stored on the ceiled scale
-            xs = np.arange(len(names))
+            xs = np.array([axis_names.index(n) for n in names])
+            order = np.argsort(xs, kind="stable")
+            xs, y, err = xs[order], y[order], err[order]
             line = ax.errorbar(xs, y, yerr=err, marker="o", ms=4, capsize=3, label=_model(s))
-            pick = names.index(s.layer) if s.layer in names else 0
+            pick = axis_names.index(s.layer) if s.layer in axis_names else 0
             ax.plot([pick], [s.value if ceiled else s.raw], marker="*", ms=13, color=line[0].get_color(), zorder=5)
-            ax.set_xticks(xs)
-            ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
             if s.ceiling is not None:
                 ceiling = 1.0 if ceiled else s.ceiling
+        ax.set_xticks(np.arange(len(axis_names)))
+        ax.set_xticklabels(axis_names, rotation=45, ha="right", fontsize=8)
         if ceiling is not None:
             ax.axhline(ceiling, ls="--", color="0.3", lw=1, label="ceiling")
         ax.axhline(0, color="0.8", lw=0.8)
