@@ -310,7 +310,7 @@ def cached_extract(
     model_hash: str | None = None,
     stimuli_hash: str | None = None,
     preprocessing: Mapping[str, Any] | None = None,
-    reduce: str = "avgpool",
+    reduce: Any = "avgpool",
     extract_fn: Callable[..., dict[str, xr.DataArray]] | None = None,
     **extract_kwargs: Any,
 ) -> dict[str, xr.DataArray]:
@@ -327,8 +327,8 @@ def cached_extract(
         Precomputed :func:`weights_hash` / :func:`stimulus_hash` (computed when omitted).
     preprocessing : mapping, optional
         Description of ``extract_kwargs['transform']``; part of the key.
-    reduce : str
-        Passed to ``extract``; part of the key.
+    reduce : str or callable
+        Passed to ``extract``; part of the key (a callable by its module and qualified name).
     extract_fn : callable, optional
         Replacement for ``extract`` (tests).
     **extract_kwargs
@@ -347,7 +347,10 @@ def cached_extract(
         return {k: v.load() for k, v in out.items()}
     model_hash = model_hash or weights_hash(model)
     stimuli_hash = stimuli_hash or stimulus_hash(stimuli)
-    reduce_key = reduce
+    if callable(reduce):  # a named function: key on its import path, never on its address
+        reduce_key = f"{getattr(reduce, '__module__', '')}.{getattr(reduce, '__qualname__', type(reduce).__name__)}"
+    else:
+        reduce_key = reduce
     if reduce == "random_projection":
         reduce_key = f"random_projection:{extract_kwargs.get('n_components', 1000)}:{extract_kwargs.get('seed', 0)}"
     keys = {

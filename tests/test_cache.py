@@ -152,6 +152,24 @@ def test_cached_extract_runs_only_missing_layers(tmp_path):
     np.testing.assert_array_equal(out["block1"].values, first["block1"].values)
 
 
+def test_callable_reduce_is_keyed_by_name_not_address(tmp_path):
+    from neurocompare.benchmarks import pool4
+
+    model = build_model("convnet_small", seed=0)
+    stim = torch.rand(4, 3, 16, 16)
+    cache = ActivationCache(tmp_path, verbose=False)
+    cached_extract(model, stim, ["block1"], cache=cache, reduce=pool4, progress=False)
+    fresh = ActivationCache(tmp_path, verbose=False)  # a new process would build its keys the same way
+    out = cached_extract(model, stim, ["block1"], cache=fresh, reduce=pool4, progress=False)
+    assert fresh.stats["hits"] == 1 and out["block1"].shape == (4, 32 * 16)
+    files = list(tmp_path.rglob("*.nc"))
+    assert len(files) == 1
+    from neurocompare.data import load
+
+    fields = load(files[0]).attrs["neurocompare_cache"]["fields"]
+    assert fields["reduce"] == "neurocompare.benchmarks.pool4"  # no memory address in the key
+
+
 def test_put_refuses_non_dataarrays(tmp_path):
     cache = ActivationCache(tmp_path, verbose=False)
     with pytest.raises(TypeError, match="takes Responses"):
