@@ -433,8 +433,7 @@ def crossnobis_rdm(
     diag = torch.diagonal(kern)
     dist = (diag[:, None] + diag[None, :] - 2.0 * kern) / (d * k)
     dist.fill_diagonal_(0.0)
-    template = x if not isinstance(x, xr.DataArray) else x
-    return _output(dist, template, condensed, ids, {"method": "crossnobis"})
+    return _output(dist, x, condensed, ids, {"method": "crossnobis"})
 
 
 # ----------------------------------------------------------------------------- RDM inputs
