@@ -34,6 +34,7 @@ _SUBCOMMAND_MODULES: dict[str, tuple[str, str]] = {
     "sweep": ("neurocompare.benchmarks", "models x benchmarks x layers on Dask"),
     "train": ("neurocompare.training.loop", "train a model from a YAML/JSON config"),
     "gridscore": ("neurocompare.gridcells", "gridness of rate maps, spikes+positions or a trained model"),
+    "metamers": ("neurocompare.metamers", "synthesize model metamers of images at chosen layers"),
 }
 
 
