@@ -352,3 +352,26 @@ def test_kriegeskorte_human_it_rsa_ceiling(data_root):
         vec = np.stack([v[np.triu_indices(92, 1)] for v in rdms.mean("session").values])
         lo, up = _rsatoolbox_ceilings(vec, ["spearman"])["spearman"]  # rsatoolbox 0.3.2
         assert res.value == pytest.approx(up, abs=1e-6) and res.lower == pytest.approx(lo, abs=1e-6)
+
+
+# ----------------------------------------------------------------------------- command line
+def test_ceiling_cli(tmp_path, capsys):
+    import argparse
+
+    from neurocompare.data import save
+    from neurocompare.similarity.ceiling import register_cli
+
+    values, _ = trials(n_stim=60, n_units=5, n_reps=6, seed=9)
+    save(make_responses(values, dims=("stimulus", "unit", "repetition")), tmp_path / "r.nc")
+    save(make_rdm(np.stack([__import__("scipy").spatial.distance.squareform(v) for v in subject_rdms()]),
+                  stack_dim="subject"), tmp_path / "rdms.nc")
+    parser = argparse.ArgumentParser()
+    register_cli(parser.add_subparsers())
+    args = parser.parse_args(["ceiling", str(tmp_path / "r.nc"), "--splits", "3"])
+    assert args.func(args) == 0
+    expected = split_half_reliability(values, n_splits=3).value
+    assert f"{expected:.4f}" in capsys.readouterr().out
+    args = parser.parse_args(["ceiling", str(tmp_path / "rdms.nc"), "--rsa", "pearson"])
+    assert args.func(args) == 0
+    res = rsa_noise_ceiling(subject_rdms(), "pearson")
+    assert f"upper {res.value:.4f}" in capsys.readouterr().out

@@ -365,3 +365,29 @@ def test_wide_features_are_never_decomposed_as_features_x_features(func, monkeyp
     kw = {"n_components": 5} if func is pls_predictivity else {}
     func(x, y, progress=False, **kw)
     assert shapes and max(max(s) for s in shapes) <= 54  # n_train, never 3000
+
+
+# ----------------------------------------------------------------------------- command line
+def test_predictivity_cli(tmp_path, capsys):
+    import argparse
+    import json
+
+    from neurocompare.data import save
+    from neurocompare.similarity.regression import register_cli
+
+    x, y = planted(n=60, d=20, noise=0.5)
+    reps = y[:, :, None] + 0.1 * np.random.default_rng(0).standard_normal((60, 6, 3))
+    save(make_responses(x), tmp_path / "x.nc")
+    save(make_responses(reps, dims=("stimulus", "unit", "repetition")), tmp_path / "y.nc")
+    parser = argparse.ArgumentParser()
+    register_cli(parser.add_subparsers())
+    args = parser.parse_args(["predictivity", str(tmp_path / "x.nc"), str(tmp_path / "y.nc"),
+                              "--float64", "--json", str(tmp_path / "r.json")])
+    assert args.func(args) == 0
+    out = json.loads((tmp_path / "r.json").read_text())
+    expected = ridge_predictivity(x, reps.mean(2), float64=True, progress=False).value
+    assert out["value"] == pytest.approx(expected, abs=1e-10)
+    assert "ridge:" in capsys.readouterr().out
+    args = parser.parse_args(["predictivity", str(tmp_path / "x.nc"), str(tmp_path / "y.nc"), "--method", "pls",
+                              "--n-components", "4", "--reverse"])
+    assert args.func(args) == 0 and "reverse_pls" in capsys.readouterr().out

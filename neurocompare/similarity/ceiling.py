@@ -196,9 +196,10 @@ def split_half_correlations(resp: Any, *, n_splits: int = 10, seed: int = 0) -> 
     Notes
     -----
     When every unit shares each stimulus's repetition mask (the usual NaN padding of unequal
-    repeat counts), halves come from :func:`neurocompare.split_repetitions`. When units have
-    their own padding (e.g. sessions with 50 and 60 repeats pooled), each stimulus x unit entry
-    splits its own valid repetitions into equal halves instead.
+    repeat counts) and every stimulus has at least 2 repetitions, halves come from
+    :func:`neurocompare.split_repetitions`. Otherwise (e.g. pooled sessions with 50 and 60
+    repeats) each stimulus x unit entry splits its own valid repetitions into two equal random
+    halves; entries with fewer than 2 are left out of that unit's correlation.
     """
     values = _repetition_array(resp)
     if values.shape[2] < 2:
@@ -211,9 +212,13 @@ def split_half_correlations(resp: Any, *, n_splits: int = 10, seed: int = 0) -> 
     shared = bool((nan == nan[:, :1, :]).all())
     rng = np.random.default_rng(seed)
     out = np.empty((int(n_splits), values.shape[1]))
-    da = resp if isinstance(resp, xr.DataArray) else None
+    use_split_repetitions = shared and (~nan[:, 0, :]).sum(1).min() >= 2
+    if use_split_repetitions:
+        from neurocompare.data import make_responses
+
+        da = make_responses(values, dims=("stimulus", "unit", "repetition"), allow_nan=True)
     for i in range(int(n_splits)):
-        if shared and da is not None and (~nan[:, 0, :]).sum(1).min() >= 2:
+        if use_split_repetitions:
             h1, h2 = split_repetitions(da, seed=rng)
             h1, h2 = np.asarray(h1.values, dtype=float), np.asarray(h2.values, dtype=float)
         else:
@@ -513,3 +518,35 @@ def noise_corrected_consistency(
         None,
         {"n_splits": int(n_splits), "aggregate": aggregate, "r_xy": r_xy},
     )
+
+
+# ----------------------------------------------------------------------------- command line
+def register_cli(subparsers: Any) -> None:
+    """Add the ``ceiling`` subcommand to an argparse ``subparsers`` object.
+
+    ``neurocompare ceiling FILE.nc`` prints the split-half (Spearman-Brown) ceiling of single-trial
+    Responses; with ``--rsa METHOD`` the file holds per-subject RDMs and the Nili ceiling is printed.
+    """
+    p = subparsers.add_parser("ceiling", help="noise ceiling of saved single-trial Responses or subject RDMs")
+    p.add_argument("path", help="Responses with a 'repetition' dim, or stacked RDMs (.nc, see neurocompare.save)")
+    p.add_argument("--rsa", choices=("spearman", "pearson", "kendall"), default=None,
+                   help="treat the file as per-subject RDMs and compute the Nili et al. 2014 ceiling")
+    p.add_argument("--subject-dim", default="subject")
+    p.add_argument("--splits", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_ceiling)
+
+
+def _cmd_ceiling(args: Any) -> int:
+    from neurocompare.data import load
+
+    data = load(args.path)
+    if args.rsa:
+        res = rsa_noise_ceiling(data, args.rsa, subject_dim=args.subject_dim)
+        print(f"RSA noise ceiling ({args.rsa}): lower {res.lower:.4f}, upper {res.value:.4f} "
+              f"over {res.params['n_subjects']} subjects")
+    else:
+        res = split_half_reliability(data, n_splits=args.splits, seed=args.seed)
+        print(f"split-half ceiling: {res.value:.4f} ± {res.error:.4f} (median over {res.per_unit.shape[1]} units, "
+              f"mean over {res.per_unit.shape[0]} splits)")
+    return 0

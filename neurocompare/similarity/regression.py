@@ -833,3 +833,63 @@ def reverse_ridge(x: Any, y: Any, **params: Any) -> float:
     """Cross-validated ridge predictivity of ``x`` from ``y`` (see :func:`reverse_predictivity`)."""
     params.setdefault("progress", False)
     return float(reverse_predictivity(x, y, method="ridge", **params).value)
+
+
+# ----------------------------------------------------------------------------- command line
+def register_cli(subparsers: Any) -> None:
+    """Add the ``predictivity`` subcommand to an argparse ``subparsers`` object.
+
+    ``neurocompare predictivity X.nc Y.nc [--method ridge|pls|pls-sklearn] [--reverse] [--json OUT]``
+    scores how well the Responses in ``X.nc`` (e.g. a layer written by ``neurocompare extract``)
+    predict those in ``Y.nc`` (a 'repetition' dim is averaged first).
+    """
+    p = subparsers.add_parser(
+        "predictivity",
+        help="cross-validated ridge/PLS predictivity between two saved Responses",
+        description="Brain-Score protocol: 10 shuffle splits, 90%% train, median held-out Pearson r over units, "
+        "mean over splits.",
+    )
+    p.add_argument("x", help="predictor Responses file (.nc), e.g. model activations")
+    p.add_argument("y", help="target Responses file (.nc), e.g. recorded units; repetitions are averaged")
+    p.add_argument("--method", choices=("ridge", "pls", "pls-sklearn"), default="ridge")
+    p.add_argument("--reverse", action="store_true", help="predict x from y instead")
+    p.add_argument("--cv", choices=("loo", "gcv"), default="loo", help="ridge penalty selection")
+    p.add_argument("--splits", type=int, default=10)
+    p.add_argument("--train-size", type=float, default=0.9)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--stratify", default=None, help="a 'stimulus' coord to stratify the splits by")
+    p.add_argument("--n-components", type=int, default=25, help="PLS components")
+    p.add_argument("--device", default=None)
+    p.add_argument("--float64", action="store_true")
+    p.add_argument("--json", default=None, help="also write the full result (per split, per unit) here")
+    p.set_defaults(func=_cmd_predictivity)
+
+
+def _cmd_predictivity(args: Any) -> int:
+    import json
+
+    from neurocompare.data import average_repetitions, load
+
+    x, y = load(args.x), load(args.y)
+    if "repetition" in y.dims:
+        y = average_repetitions(y)
+    if "repetition" in x.dims:
+        x = average_repetitions(x)
+    common = dict(n_splits=args.splits, train_size=args.train_size, seed=args.seed, stratify=args.stratify,
+                  device=args.device, float64=args.float64, progress=True)
+    if args.method == "ridge":
+        kw = dict(common, cv=args.cv)
+        res = reverse_predictivity(x, y, method="ridge", **kw) if args.reverse else ridge_predictivity(x, y, **kw)
+    else:
+        kw = dict(common, n_components=args.n_components, backend="sklearn" if args.method == "pls-sklearn" else "torch")
+        res = reverse_predictivity(x, y, method="pls", **kw) if args.reverse else pls_predictivity(x, y, **kw)
+    print(f"{res.method}: {res.value:.4f} ± {res.error:.4f} (median r over {res.per_unit.shape[1]} units, "
+          f"mean over {res.per_unit.shape[0]} splits)")
+    if args.json:
+        out = {"method": res.method, "value": res.value, "error": res.error, "per_split": res.per_split.tolist(),
+               "per_unit": np.where(np.isfinite(res.per_unit), res.per_unit, None).tolist(),
+               "alphas": None if res.alphas is None else res.alphas.tolist(),
+               "params": {k: v for k, v in res.params.items()}, "x": str(args.x), "y": str(args.y)}
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1)
+    return 0
