@@ -488,9 +488,7 @@ def noise_corrected_consistency(
     for name, v in (("x", x), ("y", y)):
         arr = np.asarray(v.values if isinstance(v, xr.DataArray) else
                          (v.detach().cpu().numpy() if hasattr(v, "detach") else v), dtype=float)
-        if isinstance(v, xr.DataArray) and "repetition" not in v.dims and arr.ndim == 2:
-            arr = arr[:, :, None]
-        if arr.ndim == 2:
+        if arr.ndim == 2:  # deterministic side: one "repetition"
             arr = arr[:, :, None]
         if arr.ndim != 3:
             raise ValueError(f"{name} must have shape (n_stimuli, n_units[, n_repetitions]); got {arr.shape}.")
