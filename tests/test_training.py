@@ -286,6 +286,13 @@ def test_run_config_and_cli(tmp_path):
     # resuming a finished run does nothing more
     res = run_config(path, resume=True, out_dir=run)
     assert res.step == 4 and res.history == []
+    # the checkpoint records the config as a plain dict, so the model can be rebuilt from the file alone
+    ck = load_checkpoint(run)
+    assert ck["config"]["model"] == "convnet_small" and ck["config"]["model_kwargs"]["in_channels"] == 1
+    specs = pytest.importorskip("neurocompare.model_specs")
+    rebuilt = specs.resolve_model(str(run / "checkpoint.pt")).model
+    for k, v in res.model.state_dict().items():
+        assert torch.equal(rebuilt.state_dict()[k], v.cpu()), k
 
 
 def test_progress_bar_shows_loss_and_throughput(tmp_path, capsys, monkeypatch):

@@ -286,7 +286,8 @@ def train(
     progress : bool
         tqdm bar with the loss and throughput (items/s); silent when ``NEUROCOMPARE_QUIET=1``.
     config : dataclass or dict, optional
-        Stored in the checkpoint for the record.
+        Stored in the checkpoint (as a plain dict) for the record; with a :class:`TrainConfig`,
+        ``neurocompare.model_specs.resolve_model("OUT/checkpoint.pt")`` rebuilds the model from it.
     callback : callable, optional
         ``callback(step, metrics)`` after every logged step.
 
@@ -526,13 +527,14 @@ def _ckpt_step(path: Path | None) -> Any:
 
 
 def _plain_config(config: Any) -> Any:
+    """The run's config as plain JSON-compatible values (a dict for dataclasses/dicts), or None."""
     if config is None:
         return None
     import dataclasses
 
     if dataclasses.is_dataclass(config):
-        return json.dumps(config_to_dict(config))
-    return json.dumps(config, default=str)
+        return config_to_dict(config)
+    return json.loads(json.dumps(config, default=str))
 
 
 # --------------------------------------------------------------------------------------------
