@@ -75,7 +75,7 @@ def _sym_sq(a, b=None, *, block: int | None = None):
 
     n = a.shape[0]
     if block is None:
-        block = n if n < 768 else math.ceil(n / math.ceil(n / 512))
+        block = n if n < 512 else math.ceil(n / math.ceil(n / 256))
     saa = a.new_zeros((), dtype=a.dtype)
     sbb = sab = None if b is None else a.new_zeros((), dtype=a.dtype)
     starts = range(0, n, block)
