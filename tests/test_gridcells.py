@@ -391,3 +391,20 @@ def test_gerlei_units_match_opexebo(data_root, tmp_path):
         pytest.skip(f"opexebo failed to run: {res.stderr[-300:]}")
     ref = np.array(json.loads(res.stdout.strip().splitlines()[-1]))
     np.testing.assert_allclose(gc.gridness(maps, "sargolini"), ref, atol=0.05)
+
+
+def test_cli_gridscore_on_spikes_and_positions(tmp_path, capsys):
+    # spikes drawn from a hexagonal rate map along a uniform random path: gridscore must find the grid
+    rng = np.random.default_rng(0)
+    rate = gc.hexagonal_grid_maps(1, size=40, spacing=12, orientation=10, seed=0)[0]
+    pos = rng.uniform(0, 100, (200_000, 2))
+    ix = np.minimum((pos / 2.5).astype(int), 39)
+    p_spike = 0.05 * rate[ix[:, 1], ix[:, 0]]
+    spikes = pos[rng.random(len(pos)) < p_spike]
+    np.savez(tmp_path / "spikes.npz", spike_positions=spikes, spike_offsets=np.array([0, len(spikes)]), positions=pos, dt=0.02)
+    assert gc._main(["gridscore", str(tmp_path / "spikes.npz"), "--bins", "40", "--sigma", "1"]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("unit0")][0]
+    assert float(line.split()[1]) > 0.8  # sargolini gridness column
+    np.savez(tmp_path / "nodt.npz", spike_positions=spikes, positions=pos)
+    assert gc._main(["gridscore", str(tmp_path / "nodt.npz")]) == 2
+    assert "dt" in capsys.readouterr().out
