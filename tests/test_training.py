@@ -289,6 +289,10 @@ def test_run_config_and_cli(tmp_path):
     # the checkpoint records the config as a plain dict, so the model can be rebuilt from the file alone
     ck = load_checkpoint(run)
     assert ck["config"]["model"] == "convnet_small" and ck["config"]["model_kwargs"]["in_channels"] == 1
+    other = config_from_dict(config_to_dict(cfg))
+    other.optimizer.lr = 0.5
+    with pytest.raises(ValueError, match="different configuration.*optimizer"):
+        run_config(other, resume=True, out_dir=run)
     specs = pytest.importorskip("neurocompare.model_specs")
     rebuilt = specs.resolve_model(str(run / "checkpoint.pt")).model
     for k, v in res.model.state_dict().items():

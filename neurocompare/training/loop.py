@@ -348,6 +348,7 @@ def train(
     resumed = False
     if resume and ckpt_path is not None and ckpt_path.is_file():
         state = load_checkpoint(ckpt_path, map_location="cpu")
+        _check_same_config(state.get("config"), _plain_config(config), ckpt_path)
         model.load_state_dict(state["model"])
         if isinstance(objective, nn.Module) and state.get("objective") is not None:
             objective.load_state_dict(state["objective"])
@@ -524,6 +525,23 @@ def _ckpt_step(path: Path | None) -> Any:
         return int(load_checkpoint(path)["step"]) if path is not None else None
     except Exception:  # pragma: no cover - only for the message
         return "?"
+
+
+_RESUME_FREE_KEYS = {"out_dir", "progress", "steps", "log_every", "checkpoint_every", "device"}
+
+
+def _check_same_config(saved: Any, current: Any, path: Path) -> None:
+    """Refuse to resume a checkpoint written by a different run configuration."""
+    if not isinstance(saved, dict) or not isinstance(current, dict):
+        return
+    diff = sorted(k for k in set(saved) | set(current)
+                  if k not in _RESUME_FREE_KEYS and saved.get(k) != current.get(k))
+    if diff:
+        details = "; ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {current.get(k)!r}" for k in diff[:4])
+        raise ValueError(
+            f"Cannot resume from {str(path)!r}: it was written with a different configuration ({details}). "
+            "Use another output folder, or resume=False to start over."
+        )
 
 
 def _plain_config(config: Any) -> Any:
