@@ -75,7 +75,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurocompare.data import align, average_repetitions, check_rdm, check_responses, split_repetitions
+from neurocompare.data import check_rdm, check_responses, split_repetitions
 from neurocompare.registry import Registry, close_matches_hint
 
 __all__ = [

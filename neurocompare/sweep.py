@@ -28,7 +28,7 @@ import importlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,6 @@ class SweepResult:
     n_computed: int = 0
     n_reused: int = 0
     log: Path | None = None
-    failed: list[str] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- worker side
