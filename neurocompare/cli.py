@@ -35,6 +35,8 @@ _SUBCOMMAND_MODULES: dict[str, tuple[str, str]] = {
     "train": ("neurocompare.training.loop", "train a model from a YAML/JSON config"),
     "gridscore": ("neurocompare.gridcells", "gridness of rate maps, spikes+positions or a trained model"),
     "metamers": ("neurocompare.metamers", "synthesize model metamers of images at chosen layers"),
+    "predictivity": ("neurocompare.similarity.regression", "cross-validated ridge/PLS predictivity of saved Responses"),
+    "ceiling": ("neurocompare.similarity.ceiling", "noise ceiling of saved single-trial Responses or subject RDMs"),
 }
 
 
