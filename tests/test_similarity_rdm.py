@@ -271,6 +271,16 @@ def test_kriegeskorte_human_and_monkey_it_rdms(data_root):
     assert compare_rdms(mean, monkey, "pearson") > 0.3
 
 
+@pytest.mark.requires_data
+@pytest.mark.parametrize("method", sorted(OUR_NAME))
+def test_kriegeskorte_comparisons_match_rsatoolbox(data_root, method):
+    k92 = pytest.importorskip("data_loaders.kriegeskorte2008")
+    ref = REF["rsatoolbox_k92"]  # rsatoolbox==0.3.2 on the recorded RDMs
+    human = k92.load_human_it(data_root).mean(("subject", "session"))
+    monkey = k92.load_monkey_it(data_root)
+    assert compare_rdms(human, monkey, OUR_NAME[method]) == pytest.approx(ref[method], abs=1e-6)
+
+
 @pytest.mark.gpu
 def test_rdm_on_cuda_matches_cpu():
     x = _rng(22).normal(size=(50, 30))

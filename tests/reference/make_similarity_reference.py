@@ -10,6 +10,9 @@ rsatoolbox      /work/venvs/rsatoolbox/bin/python      RDMs (correlation, euclid
                 (pip install rsatoolbox==0.3.2)        shrinkage noise precision) and RDM comparisons
                                                        (spearman, corr, tau-a, tau-b, rho-a, cosine,
                                                        cosine_cov = whitened unbiased cosine)
+rsatoolbox_k92  same                                   the same comparisons on the recorded Kriegeskorte
+                                                       2008 human- and monkey-IT RDMs (data folder:
+                                                       $NEUROCOMPARE_DATA or ../shared/data)
 ckapytorch      /work/venvs/ckapytorch/bin/python      unbiased HSIC (Song et al.) from cka-pytorch
                 (pip install --no-deps                 1.1.3's ``hsic1`` -> debiased linear CKA
                 cka-pytorch==1.1.3)
@@ -49,6 +52,7 @@ OUT = HERE / "similarity_reference.json"
 SEED = 20261123
 INTERPRETERS = {
     "rsatoolbox": "/work/venvs/rsatoolbox/bin/python",
+    "rsatoolbox_k92": "/work/venvs/rsatoolbox/bin/python",
     "ckapytorch": "/work/venvs/ckapytorch/bin/python",
     "repsim": "/work/venvs/repsim/bin/python",
     "formulas": sys.executable,
@@ -143,6 +147,27 @@ def part_rsatoolbox(inp: dict) -> dict:
         comps[f"model_{method}"] = float(compare(model, graded, method=method)[0, 0])
     out["compare"] = comps
     out["rsatoolbox_file"] = str(Path(rsatoolbox.__file__).parent)
+    return out
+
+
+def part_rsatoolbox_k92(inp: dict) -> dict:
+    """rsatoolbox comparisons on the recorded Kriegeskorte et al. 2008 RDMs (needs the data folder)."""
+    import os
+
+    import rsatoolbox  # noqa: F401
+    from rsatoolbox.rdm import RDMs, compare
+
+    sys.path.insert(0, str(HERE.parents[1]))
+    from data_loaders import kriegeskorte2008 as k92
+
+    root = os.environ.get("NEUROCOMPARE_DATA", str(HERE.parents[2] / "shared" / "data"))
+    human = k92.load_human_it(root).mean(("subject", "session")).values
+    monkey = k92.load_monkey_it(root).values
+    a, b = RDMs(_triu(human)[None]), RDMs(_triu(monkey)[None])
+    out: dict = {"package": f"rsatoolbox=={_version('rsatoolbox')}",
+                 "what": "mean of the 8 human-IT session RDMs vs the monkey-IT RDM"}
+    for method in ("spearman", "corr", "tau-a", "kendall", "rho-a", "cosine", "cosine_cov"):
+        out[method] = float(compare(a, b, method=method)[0, 0])
     return out
 
 
@@ -249,7 +274,7 @@ def part_formulas(inp: dict) -> dict:
     return out
 
 
-PARTS = {"rsatoolbox": part_rsatoolbox, "ckapytorch": part_ckapytorch, "repsim": part_repsim, "formulas": part_formulas}
+PARTS = {"rsatoolbox": part_rsatoolbox, "rsatoolbox_k92": part_rsatoolbox_k92, "ckapytorch": part_ckapytorch, "repsim": part_repsim, "formulas": part_formulas}
 
 
 def main() -> None:
