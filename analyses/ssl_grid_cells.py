@@ -191,7 +191,8 @@ def unit_statistics(maps: np.ndarray, bin_size: float) -> dict:
     s = gc.grid_scores(maps, bin_size=bin_size)
     gs, gb = s["gridness_sargolini"], s["gridness_banino"]
     grid = np.isfinite(gs) & (gs > 0.3)
-    mods = gc.detect_modules(s["spacing"][grid], s["orientation"][grid]) if grid.sum() >= 3 else {"n_modules": int(grid.sum() > 0), "periods": s["spacing"][grid], "ratios": np.array([])}
+    have = grid & np.isfinite(s["spacing"])
+    mods = gc.detect_modules(s["spacing"][have], s["orientation"][have]) if have.sum() >= 3 else {"n_modules": 0, "periods": np.array([]), "ratios": np.array([])}
     return {
         "n_units": int(len(maps)),
         "n_scored": int(np.isfinite(gs).sum()),
@@ -204,6 +205,8 @@ def unit_statistics(maps: np.ndarray, bin_size: float) -> dict:
         "n_modules": int(mods["n_modules"]),
         "module_periods": [float(p) for p in np.asarray(mods["periods"]).ravel()],
         "module_period_ratios": [float(r) for r in np.asarray(mods["ratios"]).ravel()],
+        "n_grid_units_with_spacing": int(have.sum()),
+        "module_note": "modules need >= 3 units each; with fewer than ~20 grid units the count is not meaningful",
         "_scores": s,
     }
 

@@ -962,6 +962,7 @@ def detect_modules(
     *,
     max_modules: int = 6,
     orientation_weight: float = 0.5,
+    min_module_size: int = 3,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Cluster grid units into modules by spacing (and orientation) and compare module periods.
@@ -975,11 +976,15 @@ def detect_modules(
     ----------
     spacing : array (unit,), NaN units are ignored (label -1).
     orientation : array (unit,) in degrees, optional.
+    min_module_size : int
+        Clusters with fewer units are not counted as modules (their units get label -1): a lone
+        unit with an odd spacing is not evidence for a module.
 
     Returns
     -------
-    dict with ``n_modules``, ``labels`` (unit,) ordered by period (0 = smallest), ``periods`` (median
-    spacing per module, ascending), ``ratios`` (successive period ratios), ``sizes``.
+    dict with ``n_modules``, ``labels`` (unit,) ordered by period (0 = smallest; -1 unassigned),
+    ``periods`` (median spacing per module, ascending), ``ratios`` (successive period ratios),
+    ``sizes``.
     """
     from sklearn.mixture import GaussianMixture
 
@@ -1003,10 +1008,15 @@ def detect_modules(
         if best is None or bic < best[0] - 1e-9:
             best = (bic, gm)
     lab = best[1].predict(x)
-    uniq = np.unique(lab)
+    counts = np.bincount(lab, minlength=best[1].n_components)
+    lab = np.where(counts[lab] >= min_module_size, lab, -1)
+    uniq = np.unique(lab[lab >= 0])
+    if len(uniq) == 0:
+        return {"n_modules": 0, "labels": labels, "periods": np.array([]), "ratios": np.array([]), "sizes": np.array([], dtype=np.int64)}
     periods = np.array([np.median(sp[ok][lab == k]) for k in uniq])
     order = np.argsort(periods)
     remap = {int(uniq[o]): r for r, o in enumerate(order)}
+    remap[-1] = -1
     labels[ok] = [remap[int(v)] for v in lab]
     periods = periods[order]
     sizes = np.array([(labels == r).sum() for r in range(len(periods))])

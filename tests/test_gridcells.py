@@ -408,3 +408,10 @@ def test_cli_gridscore_on_spikes_and_positions(tmp_path, capsys):
     np.savez(tmp_path / "nodt.npz", spike_positions=spikes, positions=pos)
     assert gc._main(["gridscore", str(tmp_path / "nodt.npz")]) == 2
     assert "dt" in capsys.readouterr().out
+
+
+def test_detect_modules_ignores_lone_units():
+    res = gc.detect_modules([70.6, 68.8, 77.3, 83.5, 37.8], [2.1, 0.5, 5.3, 0.7, 53.0])
+    assert res["n_modules"] == 1
+    assert res["labels"][-1] == -1
+    assert gc.detect_modules([40.0, np.nan])["n_modules"] == 0
