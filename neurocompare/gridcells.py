@@ -999,7 +999,7 @@ def detect_modules(
         feats += [orientation_weight * np.cos(6 * th) / 6, orientation_weight * np.sin(6 * th) / 6]
     x = np.stack(feats, axis=1)[ok]
     labels = np.full(sp.shape, -1, dtype=np.int64)
-    if len(x) == 0:
+    if len(x) < max(min_module_size, 2):  # too few units to form a module
         return {"n_modules": 0, "labels": labels, "periods": np.array([]), "ratios": np.array([]), "sizes": np.array([], dtype=np.int64)}
     best = None
     for k in range(1, min(max_modules, len(x)) + 1):
