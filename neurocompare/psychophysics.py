@@ -178,7 +178,7 @@ function buildChoices() {
   const box = document.getElementById("choices");
   EXPERIMENT.class_names.forEach(function (name, k) {
     const b = document.createElement("button");
-    b.textContent = (EXPERIMENT.class_names.length <= 10 ? k + ": " : "") + name;
+    b.textContent = (EXPERIMENT.class_names.length <= 10 && name !== String(k) ? k + ": " : "") + name;
     b.dataset.label = String(k);
     b.id = "choice-" + k;
     b.addEventListener("click", function () { respond(k); });
