@@ -372,6 +372,8 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
     """
     arr, single = _as_maps(maps)
     u, ny, nx = arr.shape
+    if u == 0:  # no units: an empty stack of autocorrelograms
+        return np.zeros((0, 2 * ny - 1, 2 * nx - 1))
     m = np.isfinite(arr).astype(np.float64)
     x = np.where(m > 0, arr, 0.0)
     # centre each map on its valid mean: Pearson is shift-invariant, and it avoids cancellation
