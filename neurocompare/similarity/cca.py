@@ -36,7 +36,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from neurocompare.similarity._common import METRICS, as_pair
+from neurocompare.similarity._common import METRICS
+from neurocompare.similarity.rdm import pair
 
 __all__ = ["basis", "canonical_correlations", "cca_mean", "svcca", "pwcca"]
 
@@ -104,7 +105,7 @@ def canonical_correlations(x: Any, y: Any, *, device: Any = None, float64: bool 
     -------
     numpy array, shape (min(rank_x, rank_y),), values in [0, 1]
     """
-    tx, ty = as_pair(x, y, device=device, float64=float64)
+    tx, ty = pair(x, y, device=device, float64=float64)
     rho, _ = _correlations(basis(tx)[0], basis(ty)[0])
     return rho.detach().cpu().double().numpy()
 
@@ -148,7 +149,7 @@ def svcca(
     -------
     float in [0, 1]
     """
-    tx, ty = as_pair(x, y, device=device, float64=float64)
+    tx, ty = pair(x, y, device=device, float64=float64)
     ux = basis(tx, keep=keep, variance=variance)[0]
     uy = basis(ty, keep=keep, variance=variance)[0]
     rho, _ = _correlations(ux, uy)
@@ -170,7 +171,7 @@ def pwcca(x: Any, y: Any, *, device: Any = None, float64: bool = False) -> float
     -------
     float in [0, 1]; not symmetric in (x, y).
     """
-    tx, ty = as_pair(x, y, device=device, float64=float64)
+    tx, ty = pair(x, y, device=device, float64=float64)
     ux = basis(tx)[0]
     uy = basis(ty)[0]
     rho, a = _correlations(ux, uy)

@@ -42,8 +42,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from neurocompare.similarity._common import METRICS, as_pair
-from neurocompare.similarity.rdm import sym_gram
+from neurocompare.similarity._common import METRICS
+from neurocompare.similarity.rdm import pair, sym_gram
 
 __all__ = [
     "cka",
@@ -219,7 +219,7 @@ def hsic_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, f
     -------
     float
     """
-    tx, ty = as_pair(x, y, device=device, float64=float64)
+    tx, ty = pair(x, y, device=device, float64=float64)
     n = tx.shape[0]
     xc, yc = tx - tx.mean(0), ty - ty.mean(0)
     sxy = _linear_stats(xc, yc)[0]
@@ -253,7 +253,7 @@ def cka_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, fl
         Fewer than 4 stimuli, NaN/inf values, mismatched stimuli, or (biased) a side without any
         variance across stimuli.
     """
-    tx, ty = as_pair(x, y, device=device, float64=float64)
+    tx, ty = pair(x, y, device=device, float64=float64)
     score, hxx, hyy = _linear_cka_core(tx, ty, unbiased)
     if not unbiased:
         if float(hxx) <= 0:
@@ -336,7 +336,7 @@ def cka_rbf(
     float
         1 for ``(x, x)``.
     """
-    tx, ty = as_pair(x, y, device=device, float64=float64)
+    tx, ty = pair(x, y, device=device, float64=float64)
     k, l = rbf_kernel(tx, sigma_frac), rbf_kernel(ty, sigma_frac)
     hxy, hxx, hyy = _hsic_dense(k, l, unbiased), _hsic_dense(k, k, unbiased), _hsic_dense(l, l, unbiased)
     prod = float(hxx) * float(hyy)

@@ -58,7 +58,7 @@ import numpy as np
 import xarray as xr
 
 from neurocompare.data import check_rdm, check_responses, make_rdm
-from neurocompare.similarity._common import as_matrix, resolve_device
+from neurocompare.similarity._common import resolve_device
 
 __all__ = [
     "RDM_METHODS",
@@ -72,6 +72,54 @@ __all__ = [
 
 RDM_METHODS = ("correlation", "cosine", "euclidean", "sqeuclidean")
 NOISE_METHODS = ("shrinkage_diag", "shrinkage_eye", "diag", "full", "identity")
+
+
+# ----------------------------------------------------------------------------- inputs
+def _check_finite(t, name: str) -> None:
+    """Raise on NaN/inf. One streaming sum first (no boolean temporary); exact check only if needed."""
+    import torch
+
+    if bool(torch.isfinite(t.sum())):
+        return
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first.")
+
+
+def _matrix(x: Any, name: str, device: Any, float64: bool):
+    """Like ``_common.as_matrix`` but with the cheaper finiteness check (large inputs are common here)."""
+    import torch
+
+    from neurocompare.similarity._common import MIN_STIMULI, _to_2d
+
+    dev = resolve_device(device)
+    dtype = torch.float64 if float64 else torch.float32
+    m = _to_2d(x, name)
+    t = m.to(dev, dtype) if isinstance(m, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(m), dtype=dtype, device=dev)
+    if t.shape[0] < MIN_STIMULI:
+        raise ValueError(f"{name} has {t.shape[0]} stimuli; this measure needs at least {MIN_STIMULI}.")
+    _check_finite(t, name)
+    return t
+
+
+def pair(x: Any, y: Any, *, device: Any = None, float64: bool = False):
+    """Align two inputs on ``stimulus_id`` and convert them, as ``_common.as_pair`` does (same errors).
+
+    Returns
+    -------
+    x, y : torch.Tensor, shapes (n_stimuli, n_features_x), (n_stimuli, n_features_y)
+    """
+    from neurocompare.data import align
+
+    if isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray):
+        x, y = align(x, y)
+    tx = _matrix(x, "x", device, float64)
+    ty = _matrix(y, "y", device, float64)
+    if tx.shape[0] != ty.shape[0]:
+        raise ValueError(
+            f"x has {tx.shape[0]} stimuli but y has {ty.shape[0]}; both need one row per stimulus, in the same "
+            "order. Pass Responses with stimulus_id coords to align them automatically."
+        )
+    return tx, ty
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -240,7 +288,7 @@ def rdm(x: Any, method: str = "correlation", *, condensed: bool = False, device:
     if isinstance(x, xr.DataArray):
         x = check_responses(x)
         ids = np.asarray(x.stimulus_id.values).astype(str)
-    t = as_matrix(x, name="x", device=device, float64=float64)
+    t = _matrix(x, "x", device, float64)
     d = _rdm_kernel(t, method)
     return _output(d, x, condensed, ids, {"method": method})
 

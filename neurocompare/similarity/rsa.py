@@ -50,7 +50,15 @@ import xarray as xr
 
 from neurocompare.data import check_rdm
 from neurocompare.similarity._common import METRICS
-from neurocompare.similarity.rdm import RDM_METHODS, _n_from_condensed, rdm, rdm_vector, squareform_torch
+from neurocompare.similarity.rdm import (
+    RDM_METHODS,
+    _n_from_condensed,
+    _rdm_kernel,
+    condense,
+    pair,
+    rdm_vector,
+    squareform_torch,
+)
 
 __all__ = ["COMPARE_METHODS", "compare_rdms", "rank", "rsa"]
 
@@ -233,17 +241,15 @@ def rsa(
     float
         1.0 for ``rsa(x, x)`` with every comparison method.
     """
-    from neurocompare.similarity._common import as_pair
-
     if rdm_method not in RDM_METHODS:
         raise ValueError(f"The 'rdm_method' parameter of rsa() must be one of {set(RDM_METHODS)}. Got {rdm_method!r} instead.")
-    tx, ty = as_pair(x, y, device=device, float64=float64)
+    tx, ty = pair(x, y, device=device, float64=float64)
     if compare not in COMPARE_METHODS:
         raise ValueError(
             f"The 'compare' parameter of rsa() must be one of {set(COMPARE_METHODS)}. Got {compare!r} instead."
         )
-    dx = rdm(tx, rdm_method, condensed=True)
-    dy = rdm(ty, rdm_method, condensed=True)
+    dx = condense(_rdm_kernel(tx, rdm_method))
+    dy = condense(_rdm_kernel(ty, rdm_method))
     # the RDMs are finite and well formed by construction: compare their vectors directly
     return float(_compare_vectors(dx.double()[None], dy.double()[None], compare)[0, 0])
 

@@ -42,8 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from neurocompare.similarity._common import METRICS, as_matrix, as_pair
+from neurocompare.similarity._common import METRICS
 from neurocompare.similarity.cca import basis
+from neurocompare.similarity.rdm import _matrix, pair
 
 __all__ = ["shape_distance", "procrustes", "shape_cca", "pairwise_shape_distances", "whiten_coords"]
 
@@ -124,7 +125,7 @@ def shape_distance(
     float
         0 for ``(x, x)``; angular distances lie in ``[0, pi]``.
     """
-    tx, ty = as_pair(x, y, device=device, float64=float64)
+    tx, ty = pair(x, y, device=device, float64=float64)
     _check(score, zero_pad, tx.shape[1], ty.shape[1])
     ux, ax = whiten_coords(tx, alpha)
     uy, ay = whiten_coords(ty, alpha)
@@ -184,7 +185,7 @@ def pairwise_shape_distances(
     for i, r in enumerate(reps):
         if isinstance(first, xr.DataArray) and isinstance(r, xr.DataArray):
             _, r = align(first, r)
-        t = as_matrix(r, name=f"reps[{i}]", device=device, float64=float64)
+        t = _matrix(r, f"reps[{i}]", device, float64)
         if mats and t.shape[0] != mats[0].shape[0]:
             raise ValueError(f"reps[{i}] has {t.shape[0]} stimuli but reps[0] has {mats[0].shape[0]}.")
         mats.append(t)
