@@ -294,13 +294,13 @@ def _centered_gram(X: Any, chunk: int = _GRAM_CHUNK) -> Any:
 
 def _split_kernels(K: Any, tr: Any, te: Any):
     """Centre the training block of a Gram matrix on the training mean; return (Kc, Ksc)."""
-    Ktt = K.index_select(0, tr).index_select(1, tr)
-    Kst = K.index_select(0, te).index_select(1, tr)
-    r = Ktt.mean(1)
+    Kc = K.index_select(0, tr).index_select(1, tr)  # a fresh copy, centred in place below
+    Ksc = K.index_select(0, te).index_select(1, tr)
+    r = Kc.mean(1)
     m = r.mean()
-    Kc = Ktt - r[:, None] - r[None, :] + m
-    Ksc = Kst - Kst.mean(1, keepdim=True) - r[None, :] + m
-    return (Kc + Kc.T) / 2, Ksc
+    Ksc.sub_(Ksc.mean(1, keepdim=True)).sub_(r[None, :]).add_(m)
+    Kc.sub_(r[:, None]).sub_(r[None, :]).add_(m)  # symmetric by construction
+    return Kc, Ksc
 
 
 def _resolve_alphas(alphas: Any, mean_eig: float, dtype, device):
@@ -326,9 +326,11 @@ def _ridge_split(X, Y, K, tr, te, alphas, cv, alpha_per_unit):
         Kc, Ksc = _split_kernels(K, tr, te)
         with _lapack_threads(Kc.device):
             s, V = torch.linalg.eigh(Kc)
+        del Kc  # keep the peak at a few n x n matrices
         s = s.clamp_min(0)
         B = V.T @ Yc
         Q = Ksc @ V
+        del Ksc
         grid = _resolve_alphas(alphas, float(s.sum()) / tr.numel(), X.dtype, X.device)
         return _ridge_spectral(V, s, B, Yc, Q, ymu, grid, cv, alpha_per_unit)
     # primal form: fewer features than training stimuli; d x d covariance is small here
@@ -412,6 +414,7 @@ def _pls_kernel(Kc, Ksc, Yc, ymu, n_components: int):
     Parameters
     ----------
     Kc : (n, n) centred training Gram; Ksc : (m, n) centred test-train cross Gram
+        Both are deflated in place (pass copies to keep them).
     Yc : (n, U) centred training targets; ymu : (U,) their means
 
     Returns
@@ -421,11 +424,11 @@ def _pls_kernel(Kc, Ksc, Yc, ymu, n_components: int):
     import torch
 
     with _lapack_threads(Kc.device):
-        return _pls_loop(Kc.clone(), Ksc.clone(), Yc, ymu, n_components)
+        return _pls_loop(Kc, Ksc, Yc, ymu, n_components)
 
 
 def _pls_loop(Kk, Ks, Yc, ymu, n_components: int):
-    """The component loop of :func:`_pls_kernel` (deflates ``Kk`` and ``Ks`` in place of copies)."""
+    """The component loop of :func:`_pls_kernel` (deflates ``Kk`` and ``Ks`` in place)."""
     import torch
 
     # Only the direction a = Y c enters the scores. With more targets than stimuli, Y.T K Y is
