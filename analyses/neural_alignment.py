@@ -309,6 +309,9 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--weights", type=float, nargs="+", default=None, help="alignment weights λ (0 = none)")
     p.add_argument("--method", choices=("cka", "rdm"), default=None)
+    p.add_argument("--max-images", type=int, default=None, help="V4 images per session (default 500)")
+    p.add_argument("--robust-n", type=int, default=None, help="MNIST test images attacked (default 1000)")
+    p.add_argument("--pgd-steps", type=int, default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data", default=None)
     p.add_argument("--summarize", action="store_true", help="only rebuild summary + figure from OUT/results.jsonl")
@@ -324,6 +327,10 @@ def main(argv=None) -> int:
         cfg.weights = tuple(a.weights)
     if a.method:
         cfg.method = a.method
+    for key, val in (("max_images_per_session", a.max_images), ("n_mnist_test_robust", a.robust_n),
+                     ("pgd_steps", a.pgd_steps)):
+        if val is not None:
+            setattr(cfg, key, val)
     summary = summarize_existing(cfg) if a.summarize else run(cfg)
     for c, s in summary.items():
         if " minus " in c:
