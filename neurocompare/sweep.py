@@ -1,5 +1,9 @@
 """Score many models on many benchmarks on a Dask cluster: one task per (model, benchmark, layer).
 
+For each (model, benchmark) one extraction task runs the model once and writes every layer into
+the shared activation cache; then one scoring task per layer reads its layer and computes its
+per-split scores, and one task per benchmark computes the ceiling.
+
 :func:`run_sweep` builds the model × benchmark × layer grid and runs it on ``dask.distributed``
 (a ``LocalCluster`` by default, or any scheduler address for a real cluster). Every task runs the
 same functions as the serial :func:`neurocompare.benchmarks.score` — extraction through the
@@ -101,13 +105,24 @@ def _worker_bench(bench: Any, seed: int | None, root: Any, modules: Sequence[str
     return _with_seed(get_benchmark(bench, root=root), seed)
 
 
-def _layer_task(spec, kwargs_json, bench, layer, seed, root, modules, cache_dir, device, batch_size) -> dict[str, Any]:
-    """Extract one layer (through the cache) and compute its per-split scores."""
+def _extract_task(spec, kwargs_json, bench, layers, seed, root, modules, cache_dir, device, batch_size) -> int:
+    """Extract all ``layers`` in one pass into the shared activation cache; returns the layer count."""
     from neurocompare.cache import ActivationCache
 
     resolved = _worker_model(spec, kwargs_json)
     b = _worker_bench(bench, seed, root, modules)
-    cache = ActivationCache(cache_dir, verbose=False) if cache_dir else None
+    cache = ActivationCache(cache_dir, verbose=False)
+    benchmark_activations(resolved, b, list(layers), cache=cache, device=device, batch_size=batch_size, progress=False)
+    return len(layers)
+
+
+def _layer_task(spec, kwargs_json, bench, layer, seed, root, modules, cache_dir, device, batch_size, _after=None) -> dict[str, Any]:
+    """Read one layer from the cache (extracting it if absent) and compute its per-split scores."""
+    from neurocompare.cache import ActivationCache
+
+    resolved = _worker_model(spec, kwargs_json)
+    b = _worker_bench(bench, seed, root, modules)
+    cache = ActivationCache(cache_dir, verbose=False)
     acts = benchmark_activations(resolved, b, [layer], cache=cache, device=device, batch_size=batch_size, progress=False)
     with blas_limit(1):
         return layer_scores(b, acts[layer], layer).to_dict()
@@ -206,7 +221,9 @@ def run_sweep(
     root : path-like, optional
         Data root for registered benchmarks (must be valid on the workers).
     cache_dir : path-like, optional
-        Activation cache shared by the workers (``None``: no cache).
+        Activation cache shared by the workers (default ``OUT/activation_cache``): one task per
+        (model, benchmark) extracts every layer in one forward pass, the per-layer scoring tasks
+        read them from there.
     device : str, optional
     batch_size : int
     retries : int
@@ -224,6 +241,8 @@ def run_sweep(
     distributed = require("distributed", "neurocompare sweep")
     kwargs_json = json.dumps(model_kwargs or {}, sort_keys=True)
     out = Path(out)
+    if cache_dir is None:  # the workers share activations through an on-disk cache
+        cache_dir = out / "activation_cache"
     log_path = out / "sweep.jsonl"
     done: dict[str, Any] = {}
     for rec in read_sweep_log(log_path):
@@ -278,11 +297,18 @@ def run_sweep(
             if ckey not in done and ckey not in {v[0] for v in futures.values()}:
                 fut = client.submit(_ceiling_task, bench_arg, bench.seed, root, mods, retries=retries, pure=False)
                 futures[fut] = (ckey, "ceiling", {"benchmark": bench.identifier, "seed": bench.seed})
-            for layer in mlayers:
+            todo = [layer for layer in mlayers if _key("layer", rm.model_id, rm.weights_hash, bench.identifier, bench.seed, layer) not in done]
+            n_reused += len(mlayers) - len(todo)
+            spec_arg = mspec if isinstance(mspec, str) else rm.spec
+            extracted = None
+            if todo:  # one forward pass for all missing layers, into the shared cache
+                extracted = client.submit(
+                    _extract_task, spec_arg, kwargs_json, bench_arg, tuple(todo), bench.seed,
+                    None if root is None else os.fspath(root), mods, os.fspath(cache_dir), device, batch_size,
+                    retries=retries, pure=False,
+                )
+            for layer in todo:
                 lkey = _key("layer", rm.model_id, rm.weights_hash, bench.identifier, bench.seed, layer)
-                if lkey in done:
-                    n_reused += 1
-                    continue
                 fut = client.submit(
                     _layer_task,
                     mspec if isinstance(mspec, str) else rm.spec,
@@ -292,9 +318,10 @@ def run_sweep(
                     bench.seed,
                     None if root is None else os.fspath(root),
                     mods,
-                    None if cache_dir is None else os.fspath(cache_dir),
+                    os.fspath(cache_dir),
                     device,
                     batch_size,
+                    extracted,
                     retries=retries,
                     pure=False,
                 )
