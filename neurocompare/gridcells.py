@@ -352,6 +352,9 @@ def spike_rate_maps(
 # ----------------------------------------------------------------------------------------------
 
 
+_CHUNK = 1024  # units per batch in the vectorised kernels (bounds memory to a few hundred MB)
+
+
 def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
     """Spatial autocorrelograms by masked, normalised cross-correlation via FFTs.
 
@@ -374,6 +377,8 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
     u, ny, nx = arr.shape
     if u == 0:  # no units: an empty stack of autocorrelograms
         return np.zeros((0, 2 * ny - 1, 2 * nx - 1))
+    if u > _CHUNK:
+        return np.concatenate([autocorrelogram(arr[i : i + _CHUNK], min_overlap=min_overlap) for i in range(0, u, _CHUNK)])
     m = np.isfinite(arr).astype(np.float64)
     x = np.where(m > 0, arr, 0.0)
     # centre each map on its valid mean: Pearson is shift-invariant, and it avoids cancellation
@@ -691,6 +696,11 @@ def gridness_from_autocorrelogram(
     arr, single = _as_maps(sacs, "sacs")
     if arr.shape[0] == 0:  # no units: empty result, not an error
         return (np.zeros(0), {}) if return_details else np.zeros(0)
+    if arr.shape[0] > _CHUNK and not return_details:
+        return np.concatenate([
+            gridness_from_autocorrelogram(arr[i : i + _CHUNK], variant, n_bins=n_bins, rings=rings, central_threshold=central_threshold)
+            for i in range(0, arr.shape[0], _CHUNK)
+        ])
     if variant == "sargolini":
         score, det = _gridness_sargolini(arr, central_threshold, return_details)
     else:

@@ -415,3 +415,13 @@ def test_detect_modules_ignores_lone_units():
     assert res["n_modules"] == 1
     assert res["labels"][-1] == -1
     assert gc.detect_modules([40.0, np.nan])["n_modules"] == 0
+
+
+def test_chunked_batches_equal_one_batch(hexagons, monkeypatch):
+    maps = np.concatenate([hexagons[0][:10], _random_fields(5, seed=9)])
+    full = {v: gc.gridness(maps, v) for v in VARIANTS}
+    sacs = gc.autocorrelogram(maps)
+    monkeypatch.setattr(gc, "_CHUNK", 4)
+    for v in VARIANTS:
+        np.testing.assert_array_equal(gc.gridness(maps, v), full[v])
+    np.testing.assert_array_equal(gc.autocorrelogram(maps), sacs)
