@@ -71,9 +71,9 @@ def test_random_smooth_fields(variant):
     assert np.isfinite(g).all()
     assert np.median(g) < 0.2
     # The tail above 0.3 is 12-17% (sargolini) and ~25% (banino) on 40x40 Gaussian random fields;
-    # opexebo 0.7.2 gives 19% on the same kind of maps (see test_agreement_with_opexebo), so the
-    # ">= 0.3 means grid" convention needs a shuffle-based threshold, not a fixed 0.3. We check
-    # that nearly all random fields stay below 0.6.
+    # opexebo 0.7.2 gives 17-19% on the same kind of maps (bench/bench_gridness.py), so the
+    # ">= 0.3 means grid" convention needs a shuffle-based threshold (gridness_shuffle_threshold),
+    # not a fixed 0.3. We check that nearly all random fields stay below 0.6.
     assert np.mean(g > 0.6) <= 0.10
 
 
@@ -425,3 +425,20 @@ def test_chunked_batches_equal_one_batch(hexagons, monkeypatch):
     for v in VARIANTS:
         np.testing.assert_array_equal(gc.gridness(maps, v), full[v])
     np.testing.assert_array_equal(gc.autocorrelogram(maps), sacs)
+
+
+def test_shuffle_threshold_separates_grid_from_noise():
+    from neurocompare.trajectories import random_walks
+
+    tr = random_walks(1, 10_000, box=((0, 1), (0, 1)), seed=0)
+    pos = tr.position[0, 1:]
+    rate = gc.hexagonal_grid_maps(1, size=30, spacing=9, seed=0)[0]
+    ix = np.minimum((pos * 30).astype(int), 29)
+    noise = np.random.default_rng(0).random(len(pos))
+    act = np.stack([rate[ix[:, 1], ix[:, 0]], noise], axis=1)
+    res = gc.gridness_shuffle_threshold(act, pos, bins=30, box=((0, 1), (0, 1)), n_shuffles=20, sigma=1.5, seed=1)
+    assert res["null"].shape == (20, 2)
+    assert res["gridness"][0] > res["threshold"][0] and res["p_value"][0] == pytest.approx(1 / 21)
+    assert res["gridness"][1] < res["threshold"][1]  # noise does not pass its own null
+    with pytest.raises(ValueError, match="min_shift"):
+        gc.gridness_shuffle_threshold(act[:10], pos[:10], bins=5, min_shift=6)
