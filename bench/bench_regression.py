@@ -16,6 +16,27 @@ Cores are shared on the machines this runs on, so every method runs with the sam
 measured in a fresh subprocess (``resource`` max RSS over the RSS before loading the inputs) and
 reported relative to the input arrays.
 
+Measured 2026-11-23 on a shared 2-core VM (load average 11-25, so absolute times are noisy;
+ratios within one run are what counts), 1 thread each, torch 2.13.0, scikit-learn 1.9.1,
+himalaya 0.4.11::
+
+    N=1280, D=8192, 168 units     time (s)  median r  vs brainscore  vs himalaya
+    ours ridge (LOO)                 30.9    0.744        19.8x          7.1x
+    ours ridge (GCV)                 17.1    0.723        35.7x         12.8x
+    ours pls-25 (kernel)              9.2    0.709        66.5x         23.9x
+    brainscore pls-25 (sklearn)     609.9    0.709         1.0x
+    himalaya KernelRidgeCV (torch)  219.2    0.743
+    (an earlier run on data with a flat latent spectrum: ridge LOO 37.7x, PLS 70.6x, himalaya 6.3x)
+
+    N=2560, D=16384, 168 units  (peers timed on 1 split, x10)
+    ours ridge (LOO)                173.6    0.758        21.4x          6.8x
+    ours ridge (GCV)                143.5    0.737        25.9x          8.2x
+    ours pls-25 (kernel)             59.6    0.723        62.2x         19.8x
+    brainscore pls-25 (sklearn)    3711      0.719
+    himalaya KernelRidgeCV (torch) 1179      0.757
+    peak memory (inputs included): ridge 2.73x, PLS 2.73x the inputs (1.7x of it is the NaN check
+    in similarity._common.as_matrix); a features x features matrix would be 1 GiB
+
 Usage::
 
     python bench/bench_regression.py                       # N=1280,D=8192 and N=2560,D=16384
