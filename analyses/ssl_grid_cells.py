@@ -35,7 +35,8 @@ Hyper-parameters (all in ``Config``; defaults):
   must get distinct codes), sigma_g 0.35 (code-space kernel width for unit-norm codes), same-place
   radius 0.02 m; 768 points per batch for the pairwise terms; Adam lr 1e-3.
 - evaluation: rate maps on 32x32 bins (6.9 cm) from fresh walks, smoothing 1 bin; gridness with
-  both variants; modules by Gaussian mixture on log spacing and orientation (BIC) over units with
+  both variants; fraction of units above 0.3 and above their own 95th percentile of 20 time-shifted
+  shuffles (``gridness_shuffle_threshold``); modules by Gaussian mixture on log spacing and orientation (BIC) over units with
   sargolini gridness > 0.3 (at least 3 needed).
 """
 
@@ -98,6 +99,7 @@ class Config:
     ssl_eval_steps: int = 60
     error_steps: int = 100
     real_trajectories: int = 4
+    n_shuffles: int = 20
     checkpoint_every: int = 500
     data_root: str | None = None
     device: str = "cpu"
@@ -107,7 +109,7 @@ class Config:
         """Parameters for CI (< 60 s in all)."""
         return dataclasses.replace(
             self, small=True, sup_hidden=64, sup_place=64, sup_steps=60, sup_batch=32, ssl_hidden=32, ssl_steps=40, ssl_base_batch=8, ssl_perms=3,
-            ssl_pairs=192, bins=20, eval_traj=150, ssl_eval_steps=30, error_steps=40, real_trajectories=1, checkpoint_every=0,
+            ssl_pairs=192, bins=20, eval_traj=150, ssl_eval_steps=30, error_steps=40, real_trajectories=1, checkpoint_every=0, n_shuffles=3,
         )
 
 
@@ -212,17 +214,27 @@ def unit_statistics(maps: np.ndarray, bin_size: float) -> dict:
 
 
 def supervised_maps(model, pc, cfg: Config, seed: int):
+    """Rate maps (unit, y, x), plus the activity (time, unit) and positions (time, 2) behind them."""
     tr = _walk_batch(cfg.eval_traj, cfg.seq_len, cfg.dt, seed)
     with torch.no_grad():
         h = model.hidden(torch.as_tensor(tr.velocity, dtype=torch.float32), pc(torch.as_tensor(tr.position[:, 0], dtype=torch.float32))).numpy()
-    return gc.rate_maps(h.reshape(-1, h.shape[-1]), tr.position[:, 1:].reshape(-1, 2), bins=cfg.bins, box=BOX, sigma=1.0)
+    act, pos = h.reshape(-1, h.shape[-1]), tr.position[:, 1:].reshape(-1, 2)
+    return gc.rate_maps(act, pos, bins=cfg.bins, box=BOX, sigma=1.0), act, pos
 
 
 def ssl_maps(model, cfg: Config, seed: int):
     tr = _walk_batch(cfg.eval_traj, cfg.ssl_eval_steps, cfg.dt, seed, start_centre=True)
     with torch.no_grad():
         h = model(torch.as_tensor(tr.velocity, dtype=torch.float32)).numpy()
-    return gc.rate_maps(h.reshape(-1, h.shape[-1]), tr.position[:, 1:].reshape(-1, 2), bins=cfg.bins, box=BOX, sigma=1.0, min_occupancy=3)
+    act, pos = h.reshape(-1, h.shape[-1]), tr.position[:, 1:].reshape(-1, 2)
+    return gc.rate_maps(act, pos, bins=cfg.bins, box=BOX, sigma=1.0, min_occupancy=3), act, pos
+
+
+def shuffle_statistics(act, pos, cfg: Config, seed: int) -> dict:
+    """Fraction of units whose gridness beats the 95th percentile of their time-shuffled null."""
+    res = gc.gridness_shuffle_threshold(act, pos, n_shuffles=cfg.n_shuffles, bins=cfg.bins, box=BOX, sigma=1.0, seed=seed)
+    above = np.isfinite(res["gridness"]) & np.isfinite(res["threshold"]) & (res["gridness"] > res["threshold"])
+    return {"n_shuffles": cfg.n_shuffles, "frac_above_shuffle95": float(above.mean()), "median_threshold": float(np.nanmedian(res["threshold"])) if np.isfinite(res["threshold"]).any() else None}
 
 
 def supervised_error_curve(model, pc, velocity, position):
@@ -313,10 +325,12 @@ def run(cfg: Config) -> dict:
     sup.eval()
     ssl.eval()
     bin_size = 2.2 / cfg.bins
-    sup_maps = supervised_maps(sup, pc, cfg, seed=10_000 + cfg.seed)
-    ssl_m = ssl_maps(ssl, cfg, seed=20_000 + cfg.seed)
+    sup_maps, sup_act, sup_pos = supervised_maps(sup, pc, cfg, seed=10_000 + cfg.seed)
+    ssl_m, ssl_act, ssl_pos = ssl_maps(ssl, cfg, seed=20_000 + cfg.seed)
     results["supervised"] = unit_statistics(sup_maps, bin_size)
     results["ssl"] = unit_statistics(ssl_m, bin_size)
+    results["supervised"]["shuffle"] = shuffle_statistics(sup_act, sup_pos, cfg, seed=cfg.seed)
+    results["ssl"]["shuffle"] = shuffle_statistics(ssl_act, ssl_pos, cfg, seed=cfg.seed)
 
     # path-integration error over time: simulated walks (longer than training) and real rat paths
     long = _walk_batch(max(cfg.eval_traj // 4, 20), cfg.error_steps, cfg.dt, 30_000 + cfg.seed)
@@ -416,7 +430,8 @@ def main(argv=None) -> int:
     for name in ("supervised", "ssl"):
         r = res[name]
         print(f"{name:<11} units {r['n_units']}: median gridness sargolini {r['gridness_sargolini_median']}, banino {r['gridness_banino_median']}; "
-              f"> 0.3: {r['frac_sargolini_gt_0.3']:.2f} / {r['frac_banino_gt_0.3']:.2f}; modules {r['n_modules']} ratios {r['module_period_ratios']}")
+              f"> 0.3: {r['frac_sargolini_gt_0.3']:.2f} / {r['frac_banino_gt_0.3']:.2f}; > own shuffle 95%: {r['shuffle']['frac_above_shuffle95']:.2f}; "
+              f"modules {r['n_modules']} ratios {r['module_period_ratios']}")
     b = res["brain"].get("gerlei_mec", {})
     if "n_units" in b:
         print(f"MEC (Gerlei) units {b['n_units']}: median gridness {b['gridness_sargolini_median']:.2f}; > 0.3: {b['frac_sargolini_gt_0.3']:.2f}; "
