@@ -388,6 +388,8 @@ def run(cfg: Config) -> dict:
                                       for i, s in enumerate(ds["stage"].values)} for n, ds in metamers.items()},
         "fraction_valid": {n: {str(s): float(v["valid"].values[i].mean()) for i, s in enumerate(v["stage"].values)}
                            for n, v in validity.items()},
+        "validity_attainable": {n: {str(s): bool(v["attainable"].values[i]) for i, s in enumerate(v["stage"].values)}
+                                for n, v in validity.items()},
         "fraction_activation_match": {n: {str(s): float(v["activation_match"].values[i].mean())
                                           for i, s in enumerate(v["stage"].values)} for n, v in validity.items()},
         "recognizability_valid": nested(table["accuracy"]),

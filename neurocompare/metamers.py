@@ -1169,9 +1169,11 @@ def check_validity(
     Returns
     -------
     xarray.Dataset
-        dims (layer, image): ``spearman``, ``null_max`` (layer), ``activation_match``,
-        ``label_original``, ``label_metamer``, ``label_match``, ``valid``; and ``null``
-        (layer, pair), the null correlations.
+        dims (layer, image): ``spearman``, ``activation_match``, ``label_original``,
+        ``label_metamer``, ``label_match``, ``valid``; dims (layer,): ``null_max``, ``n_units``
+        and ``attainable`` (False where some natural pair already reaches ρ = 1, as happens for
+        layers with few units such as 10 logits: no metamer can pass (a) there, so read that
+        layer's validity as undefined rather than as failed); and ``null`` (layer, pair).
     """
     model = _check_model(model, "check_validity()")
     ds = _check_dataset(metamers, "check_validity()")
@@ -1194,19 +1196,22 @@ def check_validity(
     j = (i + rng.integers(1, null.shape[0], n_null_pairs)) % null.shape[0]  # j != i
     original = torch.from_numpy(ds["original"].values)
     lab_orig = predict_labels(model, original, batch_size=batch_size, device=device)
-    rho, null_rho, lab_met = [], [], []
+    rho, null_rho, lab_met, n_units = [], [], [], []
     for li, layer in enumerate(ds["layer"].values):
         layer = str(layer)
         met = torch.from_numpy(ds["metamer"].values[li])
         a_met = _layer_activations(model, layer, met, batch_size, device)
         a_orig = _layer_activations(model, layer, original, batch_size, device)
         a_null = _layer_activations(model, layer, null, batch_size, device)
+        n_units.append(int(a_met.shape[1]))
         rho.append(spearman_rows(a_met.numpy(), a_orig.numpy()))
         null_rho.append(spearman_rows(a_null[i].numpy(), a_null[j].numpy()))
         lab_met.append(predict_labels(model, met, batch_size=batch_size, device=device))
     rho_a = np.stack(rho)
     null_a = np.stack(null_rho)
     null_max = np.nanmax(null_a, axis=1)
+    # with few units (e.g. 10 logits) some natural pairs rank identically: rho = 1 cannot be beaten
+    attainable = null_max < 1.0 - 1e-12
     match = rho_a > null_max[:, None]
     lab_met_a = np.stack(lab_met)
     label_match = lab_met_a == lab_orig[None, :]
@@ -1216,6 +1221,8 @@ def check_validity(
             "spearman": (("layer", "image"), rho_a),
             "null": (("layer", "pair"), null_a),
             "null_max": (("layer",), null_max),
+            "n_units": (("layer",), np.array(n_units)),
+            "attainable": (("layer",), attainable),
             "activation_match": (("layer", "image"), match),
             "label_original": (("image",), lab_orig),
             "label_metamer": (("layer", "image"), lab_met_a),

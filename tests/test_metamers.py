@@ -398,6 +398,19 @@ def test_validity_on_constructed_cases():
     assert v["label_original"].values.tolist() == [0, 0, 0, 0]
     assert v["label_metamer"].values[0].tolist() == [0, 0, 1, 1]
     assert v["valid"].values[0].tolist() == [True, True, False, False]
+    assert v["n_units"].values.tolist() == [16] and bool(v["attainable"].all())
+
+
+def test_validity_flags_layers_where_the_null_reaches_one():
+    # two logits: every pair of natural images ranks them identically or oppositely, so max rho = 1
+    model = _threshold_classifier()
+    orig = 0.6 + 0.4 * torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    ds = _dataset_with(model, "lin", orig, orig)
+    v = check_validity(model, ds, torch.rand(40, 1, 4, 4, generator=torch.Generator().manual_seed(2)),
+                       n_null_pairs=300)
+    assert float(v["null_max"][0]) == 1.0 and not bool(v["attainable"][0])
+    assert v["n_units"].values.tolist() == [2]
+    assert not v["activation_match"].values.any()  # even perfect copies cannot beat rho = 1
 
 
 def test_validity_of_real_synthesis_and_errors():
