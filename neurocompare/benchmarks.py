@@ -664,11 +664,12 @@ def benchmark_ceiling(bench: Benchmark) -> dict[str, Any] | None:
             iu = np.triu_indices(len(held), k=1)
             vecs = sub[:, iu[0], iu[1]]
             ranks = _rank(vecs)
-            mean_all = ranks.mean(axis=0)
+            # pool rank-transformed RDMs (as the RSA toolbox does); Spearman r = Pearson r of ranks
+            mean_all = _rank(ranks.mean(axis=0))
             up = [_pearson_columns(ranks[s][:, None], mean_all[:, None])[0] for s in range(len(vecs))]
             lo = []
             for s in range(len(vecs)):
-                others = np.delete(ranks, s, axis=0).mean(axis=0)
+                others = _rank(np.delete(ranks, s, axis=0).mean(axis=0))
                 lo.append(_pearson_columns(ranks[s][:, None], others[:, None])[0])
             upper.append(float(np.mean(up)))
             lower.append(float(np.mean(lo)))

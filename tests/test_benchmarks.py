@@ -356,3 +356,44 @@ def test_auditory_benchmark_with_tiny_audio_model(data_root):
     assert s.ceiling is None and s.value == s.raw and 0.2 < s.value < 1.0
     with pytest.raises(ValueError, match="takes image input"):
         score("convnet_small", bench, progress=False)
+
+
+# ----------------------------------------------------------------------------- agreement with neurocompare.similarity
+def test_ridge_agrees_with_similarity_regression():
+    # two implementations of the same ridge must agree (neurocompare.similarity.regression.ridge_cv_fit_predict)
+    regression = pytest.importorskip("neurocompare.similarity.regression")
+    rng = np.random.default_rng(7)
+    for n, p in ((40, 90), (90, 15)):
+        x = rng.normal(size=(n, p))
+        y = x[:, :4] @ rng.normal(size=(4, 3)) + rng.normal(size=(n, 3))
+        xt = rng.normal(size=(9, p))
+        xc = x - x.mean(0)
+        evals = np.clip(np.linalg.eigvalsh(xc @ xc.T if n <= p else xc.T @ xc), 0, None)
+        evals = evals[evals > evals.max() * 1e-12] if n > p else evals
+        lam = 0.7 * evals.mean()
+        ours, _ = _ridge_fit_predict(x, y, xt, [0.7])
+        theirs, chosen = regression.ridge_cv_fit_predict(x, y, xt, alphas=[lam], float64=True)
+        np.testing.assert_allclose(chosen, lam)
+        np.testing.assert_allclose(ours, theirs, atol=1e-8)
+
+
+def test_nili_ceiling_agrees_with_similarity_ceiling():
+    ceiling_mod = pytest.importorskip("neurocompare.similarity.ceiling")
+    rng = np.random.default_rng(8)
+    n = 24
+    ids = np.array([f"s{i:02d}" for i in range(n)])
+    truth = rng.normal(size=(n, 8))
+    rdms = np.array([1 - np.corrcoef(truth + rng.normal(size=truth.shape)) for _ in range(5)])
+    rdm = make_rdm(rdms, stimulus_ids=ids, stack_dim="subject")
+    stimuli = xr.DataArray(np.zeros((n, 4, 4, 3), np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", ids)})
+    bench = Benchmark("toy.nili-rsa.v1", rdm, stimuli, metric="rsa", ceiling="nili", rdm_subject_dim="subject", n_splits=3, test_fraction=0.5)
+    ours = benchmark_ceiling(bench)
+    from neurocompare.benchmarks import _splits
+
+    uppers, lowers = [], []
+    for _, held in _splits(n, 3, 0.5, 0):
+        res = ceiling_mod.rsa_noise_ceiling(rdms[:, held][:, :, held], method="spearman")
+        uppers.append(res.value)
+        lowers.append(res.lower)
+    np.testing.assert_allclose(ours["per_split"], uppers, atol=1e-10)
+    assert ours["lower"] == pytest.approx(np.mean(lowers), abs=1e-10)
