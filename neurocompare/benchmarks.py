@@ -42,9 +42,11 @@ Ceiling normalisation (explicit, because Brain-Score changed it three times)
   independent full-repetition replicates of the recording — what a perfect model of the
   repeatable signal would reach against this noisy target.
 - ``'nili'``: per split, on the test stimuli, the upper bound of Nili et al. (2014): mean over
-  subjects of the Spearman correlation between the subject's RDM and the group-mean RDM. The
-  lower bound (leave-one-subject-out) is reported in ``Score.ceiling_bounds``. The upper bound is
-  the denominator, so a model that reproduces the group mean scores exactly 1.
+  subjects of the Spearman correlation between the subject's RDM and the pooled RDM (mean of the
+  rank-transformed subject RDMs, as in the RSA toolbox; checked against
+  :func:`neurocompare.similarity.ceiling.rsa_noise_ceiling`). The lower bound
+  (leave-one-subject-out) is reported in ``Score.ceiling_bounds``. The upper bound is the
+  denominator, so a model that reproduces the group RDM scores about 1.
 - ``None``: ``value == raw`` and ``ceiling`` is ``None``.
 
 A ceiled value above 1 (a model beating the reliability estimate, which happens when the ceiling
@@ -810,7 +812,7 @@ def _aggregate(bench: Benchmark, per_target: np.ndarray) -> np.ndarray:
 NORMALIZATION_TEXT = {
     None: "value = raw (no ceiling)",
     "split_half": "value = raw / ceiling; ceiling = mean over splits of the median over units of the Spearman-Brown-corrected split-half reliability on the split's test stimuli; not clipped",
-    "nili": "value = raw / ceiling; ceiling = Nili et al. (2014) upper bound (mean Spearman r of each subject's RDM with the group mean) on each split's test stimuli, averaged over splits; not clipped",
+    "nili": "value = raw / ceiling; ceiling = Nili et al. (2014) upper bound (mean Spearman r of each subject's RDM with the pooled rank-transformed RDM) on each split's test stimuli, averaged over splits; not clipped",
 }
 
 
