@@ -397,3 +397,13 @@ def test_nili_ceiling_agrees_with_similarity_ceiling():
         lowers.append(res.lower)
     np.testing.assert_allclose(ours["per_split"], uppers, atol=1e-10)
     assert ours["lower"] == pytest.approx(np.mean(lowers), abs=1e-10)
+
+
+def test_neurocompare_side_does_not_import_data_loaders():
+    # dependency direction: data_loaders -> neurocompare, never the reverse (the CLI imports it lazily)
+    import subprocess
+    import sys
+
+    code = "import sys, neurocompare.benchmarks, neurocompare.sweep, neurocompare.cache, neurocompare.model_specs; print('data_loaders' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
