@@ -353,7 +353,7 @@ def spike_rate_maps(
 # ----------------------------------------------------------------------------------------------
 
 
-_CHUNK = 1024  # units per batch in the vectorised kernels (bounds memory to a few hundred MB)
+_CHUNK = 64  # units per batch in the vectorised kernels: bounded memory, and cache-friendly (fastest on CPU)
 
 
 def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
