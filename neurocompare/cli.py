@@ -203,6 +203,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_extract)
 
     wanted = {m for name, (m, _) in _SUBCOMMAND_MODULES.items() if command in (name, "all")}
+    if "neurocompare.benchmarks" in wanted:
+        # the data-backed benchmark definitions live beside the loaders they need
+        importlib.import_module("data_loaders.benchmarks")
     for module_name in dict.fromkeys(m for m, _ in _SUBCOMMAND_MODULES.values()):
         if module_name in wanted:
             importlib.import_module(module_name).register_cli(sub)
