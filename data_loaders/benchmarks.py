@@ -83,7 +83,7 @@ def cowley_v4_pls_210325(root=None) -> Benchmark:
 
 @register_benchmark(
     "cowley2023.V4-ridge.pooled.v1",
-    description="V4 (Cowley 2023, the 10 sessions with images: 10,840 images, 497 neurons, repeat-averaged): ridge per session, no ceiling",
+    description="V4 (Cowley 2023, the 10 sessions with images: 10,240 images, 488 neurons, repeat-averaged): ridge per session, no ceiling",
     metric="ridge",
     ceiling=None,
 )

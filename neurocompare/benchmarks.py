@@ -77,7 +77,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurocompare.data import check_rdm, check_responses, split_repetitions
+from neurocompare.data import check_rdm, check_responses
 from neurocompare.registry import Registry, close_matches_hint
 
 __all__ = [
@@ -373,85 +373,33 @@ def _groups(bench: Benchmark) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 # ----------------------------------------------------------------------------- numerics
-def _pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r of matching columns of a and b, shape (n_stimuli, n_targets) -> (n_targets,); NaN for constants."""
-    a = a - a.mean(axis=0)
-    b = b - b.mean(axis=0)
-    den = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (a * b).sum(axis=0) / den
-    return np.where(den > 0, r, np.nan)
+# The mappings, correlations, RDMs and ceilings come from neurocompare.similarity; this module
+# only arranges them into the benchmark procedure (splits, groups, layer choice).
 
-
+#: Ridge penalty grid, relative to the mean eigenvalue of the decomposed centred Gram matrix
+#: (see :func:`neurocompare.similarity.regression.ridge_loo_fit_predict`, ``relative_alphas``).
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-3, 5, 17))
 
 
-def _ridge_fit_predict(
-    xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, alphas: Sequence[float] = DEFAULT_ALPHAS
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge regression with a per-target penalty chosen by closed-form leave-one-out error.
+def _pearson(pred: np.ndarray, target: np.ndarray, device: str | None = None) -> np.ndarray:
+    """Per-column Pearson r (stimulus, target) -> (target,), by :func:`~neurocompare.similarity.regression.pearson_per_column`."""
+    import torch
 
-    Works through the eigendecomposition of the smaller of the two Gram matrices (stimulus ×
-    stimulus or feature × feature), so one fit costs one symmetric eigendecomposition of size
-    min(n_train, n_features). Penalties are relative to the mean eigenvalue:
-    ``lambda = alpha * mean(eig)``. The leave-one-out formula keeps the training mean fixed (the
-    usual approximation).
+    from neurocompare.similarity.regression import pearson_per_column
 
-    Parameters
-    ----------
-    xtr : ndarray, shape (n_train, n_features)
-    ytr : ndarray, shape (n_train, n_targets)
-    xte : ndarray, shape (n_test, n_features)
-    alphas : sequence of float
-
-    Returns
-    -------
-    pred : ndarray, shape (n_test, n_targets)
-        Predictions for ``xte``.
-    loo : ndarray, shape (n_train, n_targets)
-        Leave-one-out predictions of the training targets at each target's chosen penalty.
-    """
-    mx = xtr.mean(axis=0)
-    my = ytr.mean(axis=0)
-    xc = xtr - mx
-    yc = ytr - my
-    n, p = xc.shape
-    if n <= p:
-        evals, u = np.linalg.eigh(xc @ xc.T)
-        evals = np.clip(evals, 0.0, None)
-    else:
-        evals, v = np.linalg.eigh(xc.T @ xc)
-        evals = np.clip(evals, 0.0, None)
-        keep = evals > evals.max() * 1e-12
-        evals, v = evals[keep], v[:, keep]
-        u = (xc @ v) / np.sqrt(evals)
-    scale = max(float(evals.mean()), 1e-12)
-    uty = u.T @ yc  # (rank, targets)
-    u2 = u**2
-    best_err = np.full(yc.shape[1], np.inf)
-    best_lam = np.zeros(yc.shape[1])
-    loo_best = np.zeros_like(yc)
-    for a in alphas:
-        lam = a * scale
-        shrink = evals / (evals + lam)
-        fitted = u @ (shrink[:, None] * uty)
-        hat_diag = u2 @ shrink
-        resid = (yc - fitted) / np.clip(1.0 - hat_diag, 1e-12, None)[:, None]
-        err = (resid**2).mean(axis=0)
-        better = err < best_err
-        best_err[better] = err[better]
-        best_lam[better] = lam
-        loo_best[:, better] = (yc - resid)[:, better]
-    out = np.empty((xte.shape[0], yc.shape[1]))
-    kte_u = ((xte - mx) @ xc.T) @ u if n <= p else ((xte - mx) @ v) * np.sqrt(evals)
-    for lam in np.unique(best_lam):
-        cols = best_lam == lam
-        out[:, cols] = kte_u @ (uty[:, cols] / (evals + lam)[:, None]) + my[cols]
-    return out, loo_best + my
+    t = [torch.as_tensor(np.asarray(v, dtype=np.float64), device=device) for v in (pred, target)]
+    return pearson_per_column(*t).cpu().numpy()
 
 
 def _pls_fit_predict(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_components: int = 25) -> np.ndarray:
-    """scikit-learn ``PLSRegression(n_components, scale=False)`` fit on train, predicting test."""
+    """scikit-learn ``PLSRegression(n_components, scale=False)`` fit on train, predicting test.
+
+    Brain-Score's PLS, delegated to scikit-learn rather than to the kernel NIPALS of
+    :func:`neurocompare.similarity.regression.pls_fit_predict`: with many targets the two differ
+    by up to ~1e-2 (scikit-learn's power iteration stops at a 1e-6 tolerance), which would change
+    the registered PLS benchmark's scores. The number of components is capped at what the
+    training data support.
+    """
     from sklearn.cross_decomposition import PLSRegression
 
     k = int(min(n_components, xtr.shape[0] - 1, xtr.shape[1]))
@@ -460,36 +408,22 @@ def _pls_fit_predict(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_compon
     return np.asarray(model.predict(xte)).reshape(xte.shape[0], -1)
 
 
-def _fit_predict(metric: str, kwargs: Mapping[str, Any]) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+def _fit_predict(metric: str, kwargs: Mapping[str, Any], device: str | None = None) -> Callable[..., tuple[np.ndarray, Any]]:
+    """``(x_train, y_train, x_test) -> (test predictions, LOO predictions of y_train or None)``."""
     if metric == "ridge":
+        from neurocompare.similarity.regression import ridge_loo_fit_predict
+
         alphas = tuple(kwargs.get("alphas", DEFAULT_ALPHAS))
-        return lambda a, b, c: _ridge_fit_predict(a, b, c, alphas)
+
+        def ridge(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            pred, loo, _ = ridge_loo_fit_predict(
+                a, b, c, relative_alphas=alphas, loo="fixed_mean", float64=True, device=device
+            )
+            return pred, loo
+
+        return ridge
     n = int(kwargs.get("n_components", 25))
     return lambda a, b, c: (_pls_fit_predict(a, b, c, n), None)
-
-
-def _condensed_rdm(x: np.ndarray) -> np.ndarray:
-    """1 − Pearson r between the rows of x (stimulus, feature), upper triangle (i < j)."""
-    xc = x - x.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(xc, axis=1)
-    norm[norm == 0] = 1.0
-    xc = xc / norm[:, None]
-    corr = xc @ xc.T
-    iu = np.triu_indices(x.shape[0], k=1)
-    return 1.0 - corr[iu]
-
-
-def _rank(v: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    return rankdata(v, axis=-1)
-
-
-def _spearman_many(model_vec: np.ndarray, refs: np.ndarray) -> np.ndarray:
-    """Spearman r of one condensed RDM against each row of refs (subjects, pairs)."""
-    a = _rank(model_vec)[None, :]
-    b = _rank(refs)
-    return _pearson_columns(a.T, b.T) if refs.ndim == 2 else _pearson_columns(a.T, b[:, None])
 
 
 # ----------------------------------------------------------------------------- data helpers
@@ -583,7 +517,7 @@ def _from_nan_list(rows: Sequence[Sequence[Any]]) -> np.ndarray:
     return np.array([[np.nan if v is None else float(v) for v in row] for row in rows], dtype=float)
 
 
-def layer_scores(bench: Benchmark, acts: xr.DataArray, layer: str = "") -> LayerResult:
+def layer_scores(bench: Benchmark, acts: xr.DataArray, layer: str = "", *, device: str | None = None) -> LayerResult:
     """Per-split test and selection scores of one layer's activations (steps 1–2 of the procedure).
 
     Parameters
@@ -594,31 +528,39 @@ def layer_scores(bench: Benchmark, acts: xr.DataArray, layer: str = "") -> Layer
         precomputed model RDM.
     layer : str
         Name recorded in the result.
+    device : str, optional
+        Where the mapping and correlations run (``'cuda'``); default CPU. Always float64.
 
     Returns
     -------
     LayerResult
+
+    Raises
+    ------
+    ValueError
+        Activations missing some of the benchmark's stimuli or holding NaN; for RSA, a stimulus
+        whose activation pattern is constant across units (its correlation distance is undefined).
     """
     if bench.kind == "rsa":
+        from neurocompare.similarity.rdm import rdm
+        from neurocompare.similarity.rsa import compare_rdms
+
         if isinstance(acts, xr.DataArray) and acts.dims[-2:] == ("stimulus", "stimulus_2"):
             model_rdm = _rdm_for(bench, acts)  # a precomputed model RDM
-        else:
-            x = _features_for(bench, acts)
-            model_rdm = None
+        else:  # 1 - Pearson r across units; a sub-block of it is the RDM of those stimuli
+            model_rdm = np.asarray(rdm(_features_for(bench, acts), "correlation", float64=True, device=device), dtype=float)
         refs = _subject_rdms(bench)
         n = refs.shape[-1]
         splits = _splits(n, bench.n_splits, bench.test_fraction, bench.seed)
         test, select = [], []
         for train, held in splits:
             for idx, store in ((held, test), (train, select)):
-                sub = refs[:, idx][:, :, idx]
-                iu = np.triu_indices(len(idx), k=1)
-                vec = _condensed_rdm(x[idx]) if model_rdm is None else model_rdm[np.ix_(idx, idx)][iu]
-                store.append(_spearman_many(vec, sub[:, iu[0], iu[1]]))
+                sim = compare_rdms(model_rdm[np.ix_(idx, idx)], refs[:, idx][:, :, idx], "spearman", device=device)
+                store.append(np.asarray(sim, dtype=float).reshape(-1))
         return LayerResult(layer, np.array(test), np.array(select))
     x = _features_for(bench, acts)
     y_all = _neural_target(bench)
-    fit_predict = _fit_predict(bench.metric, bench.metric_kwargs)
+    fit_predict = _fit_predict(bench.metric, bench.metric_kwargs, device)
     tests, selects = [], []
     for g, (units, stims) in enumerate(_groups(bench)):
         xg = x[stims]
@@ -626,9 +568,9 @@ def layer_scores(bench: Benchmark, acts: xr.DataArray, layer: str = "") -> Layer
         t_rows, s_rows = [], []
         for train, held in _splits(len(stims), bench.n_splits, bench.test_fraction, bench.seed, g):
             pred, loo = fit_predict(xg[train], yg[train], xg[held])
-            t_rows.append(_pearson_columns(pred, yg[held]))
+            t_rows.append(_pearson(pred, yg[held], device))
             if loo is not None:  # ridge: leave-one-out predictions inside the train stimuli
-                s_rows.append(_pearson_columns(loo, yg[train]))
+                s_rows.append(_pearson(loo, yg[train], device))
                 continue
             inner = np.array_split(np.random.default_rng([bench.seed, g, len(t_rows)]).permutation(train), INNER_FOLDS)
             inner_pred = np.empty((len(train), len(units)))
@@ -637,7 +579,7 @@ def layer_scores(bench: Benchmark, acts: xr.DataArray, layer: str = "") -> Layer
                 fold = inner[k]
                 rest = np.concatenate([inner[j] for j in range(INNER_FOLDS) if j != k])
                 inner_pred[[order[s] for s in fold]] = fit_predict(xg[rest], yg[rest], xg[fold])[0]
-            s_rows.append(_pearson_columns(inner_pred, yg[train]))
+            s_rows.append(_pearson(inner_pred, yg[train], device))
         tests.append(np.array(t_rows))
         selects.append(np.array(s_rows))
     return LayerResult(layer, np.concatenate(tests, axis=1), np.concatenate(selects, axis=1))
@@ -655,6 +597,8 @@ def benchmark_ceiling(bench: Benchmark) -> dict[str, Any] | None:
     """
     if bench.ceiling is None:
         return None
+    from neurocompare.similarity.ceiling import rsa_noise_ceiling, spearman_brown, split_half_correlations
+
     if bench.ceiling == "nili":
         refs = _subject_rdms(bench)
         if refs.shape[0] < 2:
@@ -662,34 +606,29 @@ def benchmark_ceiling(bench: Benchmark) -> dict[str, Any] | None:
         upper, lower = [], []
         n = refs.shape[-1]
         for _, held in _splits(n, bench.n_splits, bench.test_fraction, bench.seed):
-            sub = refs[:, held][:, :, held]
             iu = np.triu_indices(len(held), k=1)
-            vecs = sub[:, iu[0], iu[1]]
-            ranks = _rank(vecs)
-            # pool rank-transformed RDMs (as the RSA toolbox does); Spearman r = Pearson r of ranks
-            mean_all = _rank(ranks.mean(axis=0))
-            up = [_pearson_columns(ranks[s][:, None], mean_all[:, None])[0] for s in range(len(vecs))]
-            lo = []
-            for s in range(len(vecs)):
-                others = _rank(np.delete(ranks, s, axis=0).mean(axis=0))
-                lo.append(_pearson_columns(ranks[s][:, None], others[:, None])[0])
-            upper.append(float(np.mean(up)))
-            lower.append(float(np.mean(lo)))
+            res = rsa_noise_ceiling(refs[:, held][:, :, held][:, iu[0], iu[1]], "spearman")
+            upper.append(float(res.value))
+            lower.append(float(res.lower))
         return {"method": "nili_upper", "per_split": upper, "value": float(np.mean(upper)), "lower": float(np.mean(lower)), "upper": float(np.mean(upper))}
     # split-half with Spearman–Brown, on each split's test stimuli
     values = []
-    data = bench.data
+    data = bench.data.transpose("stimulus", "unit", "repetition", ...)
     for g, (units, stims) in enumerate(_groups(bench)):
-        sub = data.isel(stimulus=stims, unit=units)
+        sub = np.asarray(data.values, dtype=float)[np.ix_(stims, units)]
         per_split = []
         for s, (_, held) in enumerate(_splits(len(stims), bench.n_splits, bench.test_fraction, bench.seed, g)):
-            test = sub.isel(stimulus=held)
-            rs = []
-            for k in range(bench.n_ceiling_splits):
-                h1, h2 = split_repetitions(test, seed=np.random.default_rng([bench.seed, g, s, k]))
-                rs.append(_pearson_columns(np.asarray(h1.values, float), np.asarray(h2.values, float)))
-            r = np.nanmean(np.array(rs), axis=0)
-            per_split.append(2 * r / (1 + r))
+            rs = [
+                split_half_correlations(sub[held], n_splits=1, seed=[bench.seed, g, s, k])[0]
+                for k in range(bench.n_ceiling_splits)
+            ]
+            with np.errstate(invalid="ignore"):
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # units undefined in every half-split
+                    r = np.nanmean(np.array(rs), axis=0)
+            per_split.append(spearman_brown(r, 2.0))
         values.append(np.array(per_split))
     per_unit = np.concatenate(values, axis=1)  # (n_splits, units)
     per_split_median = np.nanmedian(per_unit, axis=1)
@@ -1095,14 +1034,6 @@ def register_cli(subparsers: Any) -> None:
 
 
 # ----------------------------------------------------------------------------- CLI
-def _import_registrations() -> None:
-    """Register the data-backed benchmarks (the CLI is allowed to import data_loaders, lazily)."""
-    try:
-        import data_loaders.benchmarks  # noqa: F401
-    except ImportError as err:
-        LOG.warning("could not import data_loaders.benchmarks (%s); only benchmarks registered in code are available", err)
-
-
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in text).strip("_") or "model"
 
@@ -1174,7 +1105,6 @@ def _make_cache(args: Any) -> Any:
 def _cmd_score(args: Any) -> int:
     from neurocompare.model_specs import resolve_model
 
-    _import_registrations()
     cache = _make_cache(args)
     resolved = resolve_model(args.model, kwargs=_model_kwargs(args), arch=args.arch)
     scores = []
@@ -1205,7 +1135,6 @@ def _cmd_score(args: Any) -> int:
 
 
 def _cmd_benchmarks(args: Any) -> int:
-    _import_registrations()
     entries = list_benchmarks()
     width = max((len(e.identifier) for e in entries), default=10)
     print(f"{'benchmark'.ljust(width)}  {'metric':6}  {'ceiling':10}  {'input':5}  description")
@@ -1264,7 +1193,6 @@ def _cmd_report(args: Any) -> int:
 def _cmd_sweep(args: Any) -> int:
     from neurocompare.sweep import run_sweep
 
-    _import_registrations()
     result = run_sweep(
         args.models,
         args.benchmarks,

@@ -15,7 +15,6 @@ from neurocompare.benchmarks import (
     Benchmark,
     LayerResult,
     Score,
-    _ridge_fit_predict,
     benchmark_ceiling,
     combine,
     get_benchmark,
@@ -50,34 +49,104 @@ def as_features(values, ids) -> xr.DataArray:
     return make_responses(np.asarray(values, dtype=float), stimulus_ids=ids)
 
 
-# ----------------------------------------------------------------------------- ridge numerics
-def test_ridge_matches_sklearn_ridge_and_bruteforce_loo():
-    # reference: scikit-learn Ridge (1.x) at the same absolute penalty; LOO by refitting n times
+# ----------------------------------------------------------------------------- numerics of the procedure
+def test_ridge_layer_scores_equal_sklearn_ridge_test_r_and_bruteforce_loo_selection_r():
+    # reference: scikit-learn Ridge (1.x) at the benchmark's penalty (one relative alpha, so no choice);
+    # selection score = Pearson r of leave-one-out predictions (refit without each train stimulus,
+    # centring from all train stimuli fixed) inside the train stimuli of each split
+    from scipy.stats import pearsonr
     from sklearn.linear_model import Ridge
 
-    rng = np.random.default_rng(1)
-    for n, p in ((30, 80), (80, 12)):
-        x = rng.normal(size=(n, p))
-        y = x[:, :3] @ rng.normal(size=(3, 2)) + rng.normal(size=(n, 2))
-        xt = rng.normal(size=(7, p))
-        xc = x - x.mean(0)
-        evals = np.clip(np.linalg.eigvalsh(xc @ xc.T if n <= p else xc.T @ xc), 0, None)
-        lam = 0.3 * evals.mean()
-        pred, loo = _ridge_fit_predict(x, y, xt, [0.3])
-        np.testing.assert_allclose(pred, Ridge(alpha=lam).fit(x, y).predict(xt), atol=1e-10)
-        yc = y - y.mean(0)
-        brute = np.array(
-            [Ridge(alpha=lam, fit_intercept=False).fit(np.delete(xc, i, 0), np.delete(yc, i, 0)).predict(xc[i : i + 1])[0] for i in range(n)]
-        ) + y.mean(0)
-        np.testing.assert_allclose(loo, brute, atol=1e-10)
+    from neurocompare.benchmarks import _splits
+
+    for p in (60, 8):  # more features than train stimuli (kernel form), and fewer (primal form)
+        bench, signal = synthetic_benchmark(n=40, units=3, n_splits=2, metric_kwargs={"alphas": [0.3]})
+        x = signal @ np.random.default_rng(p).normal(size=(3, p)) + np.random.default_rng(p + 1).normal(size=(40, p))
+        r = layer_scores(bench, as_features(x, bench.data.stimulus_id.values), "x")
+        y = bench.data.mean("repetition").values
+        for s, (train, held) in enumerate(_splits(40, 2, bench.test_fraction, bench.seed)):
+            xc = x[train] - x[train].mean(0)
+            evals = np.linalg.eigvalsh(xc @ xc.T if len(train) <= p else xc.T @ xc)
+            scale = evals.clip(0).mean() if len(train) <= p else evals[evals > evals.max() * 1e-12].mean()
+            lam = 0.3 * scale
+            pred = Ridge(alpha=lam).fit(x[train], y[train]).predict(x[held])
+            np.testing.assert_allclose(r.test[s], [pearsonr(pred[:, u], y[held, u])[0] for u in range(3)], atol=1e-10)
+            yc = y[train] - y[train].mean(0)
+            loo = np.array([
+                Ridge(alpha=lam, fit_intercept=False).fit(np.delete(xc, i, 0), np.delete(yc, i, 0)).predict(xc[i : i + 1])[0]
+                for i in range(len(train))
+            ])
+            np.testing.assert_allclose(r.select[s], [pearsonr(loo[:, u], yc[:, u])[0] for u in range(3)], atol=1e-10)
 
 
-def test_ridge_chooses_small_penalty_for_noise_free_targets():
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(60, 5))
-    y = x @ rng.normal(size=(5, 3))
-    pred, _ = _ridge_fit_predict(x, y, x[:10])
-    np.testing.assert_allclose(pred, y[:10], atol=1e-2)
+def test_split_half_ceiling_estimates_known_reliability():
+    # each unit: signal variance v_u, noise variance 1 per repetition, R repetitions -> the
+    # Spearman-Brown-corrected split-half r estimates v_u / (v_u + 1/R)
+    rng = np.random.default_rng(11)
+    n, units, reps = 600, 5, 4
+    v = np.array([0.1, 0.25, 0.5, 1.0, 2.0])
+    values = np.sqrt(v)[None, :, None] * rng.normal(size=(n, units, 1)) + rng.normal(size=(n, units, reps))
+    ids = np.array([f"s{i:03d}" for i in range(n)])
+    data = make_responses(values, stimulus_ids=ids, dims=("stimulus", "unit", "repetition"))
+    stimuli = xr.DataArray(np.zeros((n, 2, 2, 3), np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", ids)})
+    bench = Benchmark("toy.rel-ridge.v1", data, stimuli, metric="ridge", ceiling="split_half", n_splits=3, test_fraction=0.5)
+    ceil = benchmark_ceiling(bench)
+    expected = np.median(v / (v + 1.0 / reps))  # 0.5 / (0.5 + 0.25) = 2/3
+    assert ceil["value"] == pytest.approx(expected, abs=0.06)
+    assert len(ceil["per_split"]) == 3
+
+
+def test_nili_ceiling_known_answers():
+    # identical subject RDMs: upper = lower = 1; otherwise compared with scipy's spearmanr (1.x)
+    # against the mean of the rank-transformed RDMs, on each split's test stimuli
+    from scipy.stats import rankdata, spearmanr
+
+    from neurocompare.benchmarks import _splits
+
+    rng = np.random.default_rng(8)
+    n = 24
+    ids = np.array([f"s{i:02d}" for i in range(n)])
+    stimuli = xr.DataArray(np.zeros((n, 4, 4, 3), np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", ids)})
+    truth = rng.normal(size=(n, 8))
+    same = np.array([1 - np.corrcoef(truth)] * 3)
+    bench = Benchmark("toy.same-rsa.v1", make_rdm(same, stimulus_ids=ids, stack_dim="subject"), stimuli, metric="rsa", ceiling="nili", rdm_subject_dim="subject", n_splits=3, test_fraction=0.5)
+    c = benchmark_ceiling(bench)
+    assert c["value"] == pytest.approx(1.0) and c["lower"] == pytest.approx(1.0)
+    rdms = np.array([1 - np.corrcoef(truth + rng.normal(size=truth.shape)) for _ in range(5)])
+    bench = dataclasses.replace(bench, identifier="toy.nili-rsa.v1", data=make_rdm(rdms, stimulus_ids=ids, stack_dim="subject"))
+    c = benchmark_ceiling(bench)
+    for s, (_, held) in enumerate(_splits(n, 3, 0.5, 0)):
+        iu = np.triu_indices(len(held), 1)
+        vecs = rdms[:, held][:, :, held][:, iu[0], iu[1]]
+        pooled = rankdata(vecs, axis=1).mean(0)
+        upper = np.mean([spearmanr(v, pooled)[0] for v in vecs])
+        lower = np.mean([spearmanr(vecs[i], rankdata(np.delete(vecs, i, 0), axis=1).mean(0))[0] for i in range(5)])
+        assert c["per_split"][s] == pytest.approx(upper, abs=1e-12)
+        assert 0 < lower < upper
+    assert c["value"] == pytest.approx(np.mean(c["per_split"]))
+
+
+def test_rsa_layer_scores_equal_scipy_spearman_of_correlation_distance_rdms():
+    # reference: scipy (1.x) pdist(metric='correlation') and spearmanr, per split and subject
+    from scipy.spatial.distance import pdist
+    from scipy.stats import spearmanr
+
+    from neurocompare.benchmarks import _splits
+
+    rng = np.random.default_rng(9)
+    n = 20
+    ids = np.array([f"s{i:02d}" for i in range(n)])
+    rdms = np.array([1 - np.corrcoef(rng.normal(size=(n, 6))) for _ in range(3)])
+    stimuli = xr.DataArray(np.zeros((n, 4, 4, 3), np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", ids)})
+    bench = Benchmark("toy.sp-rsa.v1", make_rdm(rdms, stimulus_ids=ids, stack_dim="subject"), stimuli, metric="rsa", rdm_subject_dim="subject", n_splits=2, test_fraction=0.5)
+    x = rng.normal(size=(n, 7))
+    r = layer_scores(bench, as_features(x, ids), "x")
+    for s, (train, held) in enumerate(_splits(n, 2, 0.5, 0)):
+        for idx, got in ((held, r.test[s]), (train, r.select[s])):
+            iu = np.triu_indices(len(idx), 1)
+            model = pdist(x[idx], metric="correlation")
+            ref = [spearmanr(model, rdms[k][np.ix_(idx, idx)][iu])[0] for k in range(3)]
+            np.testing.assert_allclose(got, ref, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- combine: layer choice
@@ -255,6 +324,8 @@ def test_activations_missing_stimuli_error():
 
 # ----------------------------------------------------------------------------- CLI
 def test_cli_score_and_report(tmp_path, capsys, monkeypatch):
+    import data_loaders.benchmarks  # noqa: F401  (neurocompare.cli.main imports it; handlers called directly do not)
+
     bench, _ = synthetic_benchmark()
     if "synthetic.cli-ridge.v1" not in BENCHMARKS:
         register_benchmark("synthetic.cli-ridge.v1", description="synthetic", metric="ridge", ceiling="split_half")(
@@ -279,7 +350,8 @@ def test_cli_score_and_report(tmp_path, capsys, monkeypatch):
     assert (out / "layer_scores.png").stat().st_size > 1000 and (out / "score_heatmap.png").exists()
     args = parser.parse_args(["benchmarks"])
     assert args.func(args) == 0
-    assert "synthetic.cli-ridge.v1" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "synthetic.cli-ridge.v1" in listed and "cowley2023.V4-ridge.210325.v1" in listed
     with pytest.raises(FileNotFoundError, match="No such folder"):
         a = parser.parse_args(["report", str(tmp_path / "missing")])
         a.func(a)
@@ -358,47 +430,7 @@ def test_auditory_benchmark_with_tiny_audio_model(data_root):
         score("convnet_small", bench, progress=False)
 
 
-# ----------------------------------------------------------------------------- agreement with neurocompare.similarity
-def test_ridge_agrees_with_similarity_regression():
-    # two implementations of the same ridge must agree (neurocompare.similarity.regression.ridge_cv_fit_predict)
-    regression = pytest.importorskip("neurocompare.similarity.regression")
-    rng = np.random.default_rng(7)
-    for n, p in ((40, 90), (90, 15)):
-        x = rng.normal(size=(n, p))
-        y = x[:, :4] @ rng.normal(size=(4, 3)) + rng.normal(size=(n, 3))
-        xt = rng.normal(size=(9, p))
-        xc = x - x.mean(0)
-        evals = np.clip(np.linalg.eigvalsh(xc @ xc.T if n <= p else xc.T @ xc), 0, None)
-        evals = evals[evals > evals.max() * 1e-12] if n > p else evals
-        lam = 0.7 * evals.mean()
-        ours, _ = _ridge_fit_predict(x, y, xt, [0.7])
-        theirs, chosen = regression.ridge_cv_fit_predict(x, y, xt, alphas=[lam], float64=True)
-        np.testing.assert_allclose(chosen, lam)
-        np.testing.assert_allclose(ours, theirs, atol=1e-8)
-
-
-def test_nili_ceiling_agrees_with_similarity_ceiling():
-    ceiling_mod = pytest.importorskip("neurocompare.similarity.ceiling")
-    rng = np.random.default_rng(8)
-    n = 24
-    ids = np.array([f"s{i:02d}" for i in range(n)])
-    truth = rng.normal(size=(n, 8))
-    rdms = np.array([1 - np.corrcoef(truth + rng.normal(size=truth.shape)) for _ in range(5)])
-    rdm = make_rdm(rdms, stimulus_ids=ids, stack_dim="subject")
-    stimuli = xr.DataArray(np.zeros((n, 4, 4, 3), np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", ids)})
-    bench = Benchmark("toy.nili-rsa.v1", rdm, stimuli, metric="rsa", ceiling="nili", rdm_subject_dim="subject", n_splits=3, test_fraction=0.5)
-    ours = benchmark_ceiling(bench)
-    from neurocompare.benchmarks import _splits
-
-    uppers, lowers = [], []
-    for _, held in _splits(n, 3, 0.5, 0):
-        res = ceiling_mod.rsa_noise_ceiling(rdms[:, held][:, :, held], method="spearman")
-        uppers.append(res.value)
-        lowers.append(res.lower)
-    np.testing.assert_allclose(ours["per_split"], uppers, atol=1e-10)
-    assert ours["lower"] == pytest.approx(np.mean(lowers), abs=1e-10)
-
-
+# ----------------------------------------------------------------------------- layout
 def test_neurocompare_side_does_not_import_data_loaders():
     # dependency direction: data_loaders -> neurocompare, never the reverse (the CLI imports it lazily)
     import subprocess

@@ -55,6 +55,7 @@ __all__ = [
     "PredictivityResult",
     "make_splits",
     "ridge_cv_fit_predict",
+    "ridge_loo_fit_predict",
     "pls_fit_predict",
     "ridge_predictivity",
     "pls_predictivity",
@@ -303,7 +304,7 @@ def _split_kernels(K: Any, tr: Any, te: Any):
     return Kc, Ksc
 
 
-def _resolve_alphas(alphas: Any, mean_eig: float, dtype, device):
+def _resolve_alphas(alphas: Any, mean_eig: float, dtype, device, relative: bool = False):
     import torch
 
     if alphas is None:
@@ -312,11 +313,18 @@ def _resolve_alphas(alphas: Any, mean_eig: float, dtype, device):
         grid = np.atleast_1d(np.asarray(alphas, dtype=float))
         if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
             raise ValueError(f"alphas must be a non-empty 1-D sequence of positive numbers; got {alphas!r}.")
+        if relative:
+            grid = grid * max(mean_eig, 1e-12)
     return torch.as_tensor(grid, dtype=dtype, device=device)
 
 
-def _ridge_split(X, Y, K, tr, te, alphas, cv, alpha_per_unit):
-    """One outer split of ridge CV: returns (held-out predictions (m, U), chosen alphas (U,))."""
+def _ridge_split(X, Y, K, tr, te, alphas, cv, alpha_per_unit, *, relative=False, fixed_mean=False, return_loo=False):
+    """One outer split of ridge CV: returns (held-out predictions (m, U), chosen alphas (U,)).
+
+    ``relative=True``: ``alphas`` multiply the mean of the decomposed eigenvalues (trace / n_train
+    in kernel form, trace / rank in primal form). ``fixed_mean`` and ``return_loo``: see
+    :func:`_ridge_spectral`.
+    """
     import torch
 
     ytr = Y.index_select(0, tr)
@@ -331,8 +339,9 @@ def _ridge_split(X, Y, K, tr, te, alphas, cv, alpha_per_unit):
         B = V.T @ Yc
         Q = Ksc @ V
         del Ksc
-        grid = _resolve_alphas(alphas, float(s.sum()) / tr.numel(), X.dtype, X.device)
-        return _ridge_spectral(V, s, B, Yc, Q, ymu, grid, cv, alpha_per_unit)
+        mean_eig = float(s.sum()) / (s.numel() if relative else tr.numel())
+        grid = _resolve_alphas(alphas, mean_eig, X.dtype, X.device, relative)
+        return _ridge_spectral(V, s, B, Yc, Q, ymu, grid, cv, alpha_per_unit, fixed_mean=fixed_mean, return_loo=return_loo)
     # primal form: fewer features than training stimuli; d x d covariance is small here
     xtr = X.index_select(0, tr)
     xmu = xtr.mean(0)
@@ -345,11 +354,12 @@ def _ridge_split(X, Y, K, tr, te, alphas, cv, alpha_per_unit):
     V = (Xc @ W) / root  # (n, r) orthonormal left singular vectors
     B = V.T @ Yc
     Q = ((X.index_select(0, te) - xmu) @ W) * root
-    grid = _resolve_alphas(alphas, float(s.sum()) / tr.numel(), X.dtype, X.device)
-    return _ridge_spectral(V, s, B, Yc, Q, ymu, grid, cv, alpha_per_unit)
+    mean_eig = float(s.sum()) / (s.numel() if relative else tr.numel())
+    grid = _resolve_alphas(alphas, mean_eig, X.dtype, X.device, relative)
+    return _ridge_spectral(V, s, B, Yc, Q, ymu, grid, cv, alpha_per_unit, fixed_mean=fixed_mean, return_loo=return_loo)
 
 
-def _ridge_spectral(V, s, B, Yc, Q, ymu, alphas, cv, alpha_per_unit):
+def _ridge_spectral(V, s, B, Yc, Q, ymu, alphas, cv, alpha_per_unit, *, fixed_mean=False, return_loo=False):
     """Select penalties by LOO/GCV from one eigendecomposition and predict held-out stimuli.
 
     Parameters
@@ -362,10 +372,14 @@ def _ridge_spectral(V, s, B, Yc, Q, ymu, alphas, cv, alpha_per_unit):
     Q : (m, r) test projections such that predictions = ymu + Q @ diag(1/(s+alpha)) @ B
     ymu : (U,) training means of the targets
     alphas : (A,) penalty grid
+    fixed_mean : bool
+        LOO keeps the training mean fixed (leverages without the 1/n of the intercept).
+    return_loo : bool
+        Also return the LOO predictions (n, U) of the training targets at the chosen penalties.
 
     Returns
     -------
-    pred : (m, U) held-out predictions; chosen : (U,) penalty per unit
+    pred : (m, U) held-out predictions; chosen : (U,) penalty per unit[; loo : (n, U)]
     """
     import torch
 
@@ -382,7 +396,8 @@ def _ridge_spectral(V, s, B, Yc, Q, ymu, alphas, cv, alpha_per_unit):
     elif cv == "loo":
         # exact leave-one-out (scikit-learn's RidgeCV): residual / (1 - leverage), the intercept
         # being unpenalized adds 1/n to every leverage. Alphas are batched into one product.
-        H = 1.0 / n + V.square() @ f.T  # (n, A) leverages
+        offset = 0.0 if fixed_mean else 1.0 / n
+        H = offset + V.square() @ f.T  # (n, A) leverages
         denom = (1.0 - H).clamp_min(torch.finfo(V.dtype).eps)
         err = torch.empty((A, U), dtype=V.dtype, device=V.device)
         step = max(1, 1024 // max(U, 1))  # bounds the temporaries to n x ~1024
@@ -400,7 +415,12 @@ def _ridge_spectral(V, s, B, Yc, Q, ymu, alphas, cv, alpha_per_unit):
         best = torch.full((U,), int(torch.argmin(err.mean(1))), dtype=torch.long, device=V.device)
     chosen = alphas[best]
     pred = ymu[None, :] + Q @ (B / (s[:, None] + chosen[None, :]))
-    return pred, chosen
+    if not return_loo:
+        return pred, chosen
+    fc = s[:, None] / (s[:, None] + chosen[None, :])  # (r, U) shrinkage at each unit's penalty
+    lev = (0.0 if fixed_mean else 1.0 / n) + V.square() @ fc  # (n, U)
+    resid = (Yc - V @ (fc * B)) / (1.0 - lev).clamp_min(torch.finfo(V.dtype).eps)
+    return pred, chosen, ymu[None, :] + Yc - resid
 
 
 def _pls_kernel(Kc, Ksc, Yc, ymu, n_components: int):
@@ -529,6 +549,92 @@ def ridge_cv_fit_predict(
         K = _centered_gram(X) if X.shape[1] >= n else None
         pred, chosen = _ridge_split(X, Y, K, tr, te, alphas, cv, alpha_per_unit)
     return pred.cpu().numpy(), chosen.cpu().numpy()
+
+
+def ridge_loo_fit_predict(
+    x_train: Any,
+    y_train: Any,
+    x_test: Any,
+    *,
+    alphas: Any = None,
+    relative_alphas: Any = None,
+    loo: str = "exact",
+    alpha_per_unit: bool = True,
+    device: Any = None,
+    float64: bool = False,
+):
+    """Ridge with the penalty chosen by closed-form leave-one-out, plus the leave-one-out predictions.
+
+    Like :func:`ridge_cv_fit_predict` (``cv='loo'``), and also returns each training stimulus's
+    prediction from the fit that left it out, at the penalty chosen for each unit. Those
+    predictions score a mapping *inside* the training set without refitting, e.g. to choose a
+    model layer without looking at held-out stimuli.
+
+    Parameters
+    ----------
+    x_train : array-like, shape (n_train, n_features)
+    y_train : array-like, shape (n_train, n_units)
+    x_test : array-like, shape (n_test, n_features)
+    alphas : sequence of float, optional
+        Absolute penalty grid.
+    relative_alphas : sequence of float, optional
+        Penalty grid relative to the mean eigenvalue of the decomposed centred Gram matrix: the
+        stimulus Gram matrix (trace / n_train) when ``n_features >= n_train``, otherwise the
+        feature covariance over its numerically non-zero eigenvalues (trace / rank). Give
+        ``alphas`` or ``relative_alphas``, not both; with neither, the grid is
+        :data:`DEFAULT_RELATIVE_ALPHAS` times trace / n_train, as in :func:`ridge_cv_fit_predict`.
+    loo : {'exact', 'fixed_mean'}
+        ``'exact'``: the intercept is refitted without the left-out stimulus (scikit-learn's
+        ``RidgeCV``). ``'fixed_mean'``: the training means stay those of all training stimuli
+        (the centred data are fixed and only the penalized weights are refitted).
+    alpha_per_unit : bool
+        Choose a penalty per unit (True) or one for all units (minimum mean LOO error).
+    device, float64
+        Torch device (``'cuda'`` for the GPU) and precision.
+
+    Returns
+    -------
+    pred : numpy.ndarray, shape (n_test, n_units)
+        Predictions for ``x_test``.
+    loo_pred : numpy.ndarray, shape (n_train, n_units)
+        Leave-one-out predictions of ``y_train`` at each unit's chosen penalty.
+    alphas : numpy.ndarray, shape (n_units,)
+        The chosen (absolute) penalty per unit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((40, 5)); y = x @ rng.standard_normal((5, 2))
+    >>> pred, loo_pred, chosen = ridge_loo_fit_predict(x, y, x[:3], float64=True)
+    >>> pred.shape, loo_pred.shape, chosen.shape
+    ((3, 2), (40, 2), (2,))
+    """
+    import torch
+
+    import neurocompare.similarity._common as common
+
+    if loo not in ("exact", "fixed_mean"):
+        raise ValueError(f"The 'loo' parameter of ridge_loo_fit_predict() must be one of {{'exact', 'fixed_mean'}}. Got {loo!r} instead.")
+    if alphas is not None and relative_alphas is not None:
+        raise ValueError("Give either alphas (absolute penalties) or relative_alphas, not both.")
+    tx, ty = as_pair(x_train, y_train, device=device, float64=float64, min_stimuli=3)
+    te_x = common.as_matrix(x_test, name="x_test", device=device, float64=float64, min_stimuli=1)
+    if te_x.shape[1] != tx.shape[1]:
+        raise ValueError(f"x_test has {te_x.shape[1]} features but x_train has {tx.shape[1]}.")
+    X = torch.cat([tx, te_x], 0)
+    n = tx.shape[0]
+    tr = torch.arange(n, device=X.device)
+    te = torch.arange(n, X.shape[0], device=X.device)
+    Y = torch.cat([ty, torch.zeros((te.numel(), ty.shape[1]), dtype=ty.dtype, device=ty.device)], 0)
+    relative = relative_alphas is not None
+    with _lapack_threads(X.device):
+        K = _centered_gram(X) if X.shape[1] >= n else None
+        pred, chosen, loo_pred = _ridge_split(
+            X, Y, K, tr, te, relative_alphas if relative else alphas, "loo", alpha_per_unit,
+            relative=relative, fixed_mean=loo == "fixed_mean", return_loo=True,
+        )
+    return pred.cpu().numpy(), loo_pred.cpu().numpy(), chosen.cpu().numpy()
 
 
 def pls_fit_predict(
