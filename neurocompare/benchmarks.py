@@ -20,7 +20,9 @@ Procedure (identical for every benchmark, and for the serial and the distributed
      stimuli and predicts the test stimuli; the per-unit Pearson r between prediction and
      repetition-averaged response is the *test* score. The *selection* score is the same
      quantity computed inside the train stimuli only: from the closed-form leave-one-out
-     predictions of the ridge fit (ridge), or from a 3-fold cross-validation (PLS).
+     predictions of the ridge fit (ridge; training means held fixed, penalty chosen per unit
+     from ``alphas`` times the mean eigenvalue of the decomposed centred Gram matrix), or from
+     a 3-fold cross-validation (PLS, scikit-learn's ``PLSRegression(scale=False)``).
    - *RSA* (``metric='rsa'``): the model RDM (1 − Pearson r across units) is compared with each
      subject's RDM by Spearman correlation, on the test stimuli (test score) and on the train
      stimuli (selection score); no stimulus pair mixes train and test.
@@ -43,11 +45,17 @@ Ceiling normalisation (explicit, because Brain-Score changed it three times)
   repeatable signal would reach against this noisy target.
 - ``'nili'``: per split, on the test stimuli, the upper bound of Nili et al. (2014): mean over
   subjects of the Spearman correlation between the subject's RDM and the pooled RDM (mean of the
-  rank-transformed subject RDMs, as in the RSA toolbox; checked against
+  rank-transformed subject RDMs, as in the RSA toolbox; computed by
   :func:`neurocompare.similarity.ceiling.rsa_noise_ceiling`). The lower bound
   (leave-one-subject-out) is reported in ``Score.ceiling_bounds``. The upper bound is the
   denominator, so a model that reproduces the group RDM scores about 1.
 - ``None``: ``value == raw`` and ``ceiling`` is ``None``.
+
+Numerics: the ridge mapping (:func:`neurocompare.similarity.regression.ridge_loo_fit_predict`),
+per-unit Pearson r (``pearson_per_column``), model RDMs (:func:`neurocompare.similarity.rdm.rdm`),
+RDM comparison (:func:`neurocompare.similarity.rsa.compare_rdms`) and the ceilings
+(:mod:`neurocompare.similarity.ceiling`) come from :mod:`neurocompare.similarity`; this module
+arranges them into the procedure above.
 
 A ceiled value above 1 (a model beating the reliability estimate, which happens when the ceiling
 is itself noisy) is kept as it is and flagged in ``Score.flags`` (``"above_ceiling"``); a
@@ -69,6 +77,7 @@ import json
 import logging
 import os
 import subprocess
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -529,7 +538,8 @@ def layer_scores(bench: Benchmark, acts: xr.DataArray, layer: str = "", *, devic
     layer : str
         Name recorded in the result.
     device : str, optional
-        Where the mapping and correlations run (``'cuda'``); default CPU. Always float64.
+        Where the ridge mapping, RDMs and correlations run (``'cuda'``); default CPU. Always
+        float64. PLS runs in scikit-learn, on CPU.
 
     Returns
     -------
@@ -567,6 +577,10 @@ def layer_scores(bench: Benchmark, acts: xr.DataArray, layer: str = "", *, devic
         yg = y_all[np.ix_(stims, units)]
         t_rows, s_rows = [], []
         for train, held in _splits(len(stims), bench.n_splits, bench.test_fraction, bench.seed, g):
+            if not np.ptp(xg[train], axis=0).any():  # a dead layer predicts nothing: never chosen
+                t_rows.append(np.full(len(units), np.nan))
+                s_rows.append(np.full(len(units), np.nan))
+                continue
             pred, loo = fit_predict(xg[train], yg[train], xg[held])
             t_rows.append(_pearson(pred, yg[held], device))
             if loo is not None:  # ridge: leave-one-out predictions inside the train stimuli
@@ -803,8 +817,10 @@ def combine(
         flags.append("nan_targets")
     layers_out = {}
     for i, n in enumerate(names):
-        r = float(np.nanmean(test[i]))
-        e = float(np.nanstd(test[i], ddof=1)) if test.shape[1] > 1 else float("nan")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a layer with no defined score: NaN
+            r = float(np.nanmean(test[i]))
+            e = float(np.nanstd(test[i], ddof=1)) if test.shape[1] > 1 else float("nan")
         layers_out[n] = {
             "raw": r,
             "value": r / ceil if ceil else r,
@@ -976,6 +992,7 @@ def score(
     root: str | os.PathLike | None = None,
     progress: bool | None = None,
     blas_threads: int | None = 1,
+    metric_device: str | None = None,
 ) -> Score:
     """Score a model on a benchmark: activations → per-layer held-out scores → layer choice → ceiling.
 
@@ -990,7 +1007,7 @@ def score(
     seed : int, optional
         Seeds the splits and the ceiling (default: the benchmark's seed). Same seed, same score.
     device : str, optional
-        Where the model runs (``"cuda"``); the metric runs on CPU in float64.
+        Where the model runs (``"cuda"``).
     batch_size : int
     cache : ActivationCache, optional
         Activation cache (``None``: no caching).
@@ -1000,6 +1017,9 @@ def score(
     blas_threads : int or None
         BLAS threads for the metric (default 1: its matrices are small, and on a shared or
         oversubscribed machine one thread is several times faster; ``None`` leaves the setting).
+    metric_device : str, optional
+        Where the mappings and correlations run (``"cuda"``); default CPU. Always float64, so the
+        score does not depend on it beyond rounding.
 
     Returns
     -------
@@ -1020,7 +1040,7 @@ def score(
     layers = list(layers) if layers is not None else default_layers(resolved.model)
     acts = benchmark_activations(resolved, bench, layers, cache=cache, device=device, batch_size=batch_size, progress=progress)
     with blas_limit(blas_threads):
-        results = {layer: layer_scores(bench, acts[layer], layer) for layer in layers}
+        results = {layer: layer_scores(bench, acts[layer], layer, device=metric_device) for layer in layers}
         ceiling = benchmark_ceiling(bench)
     prov = _provenance(resolved, bench, bench.seed, layers, _stimulus_hash_cached(bench.stimuli))
     if cache is not None:

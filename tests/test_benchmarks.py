@@ -79,6 +79,37 @@ def test_ridge_layer_scores_equal_sklearn_ridge_test_r_and_bruteforce_loo_select
             np.testing.assert_allclose(r.select[s], [pearsonr(loo[:, u], yc[:, u])[0] for u in range(3)], atol=1e-10)
 
 
+def test_dead_layer_gets_nan_and_is_never_chosen_and_constant_rsa_pattern_is_an_error():
+    bench, signal = synthetic_benchmark()
+    ids = bench.data.stimulus_id.values
+    dead = layer_scores(bench, as_features(np.ones((48, 5)), ids), "dead")
+    assert np.isnan(dead.test).all() and np.isnan(dead.select).all()
+    s = combine(bench, [dead, layer_scores(bench, as_features(signal, ids), "live")], None)
+    assert s.selected_layers == ["live"] * 4 and "nan_targets" in s.flags
+    n = 12
+    rsa_ids = np.array([f"s{i:02d}" for i in range(n)])
+    rng = np.random.default_rng(0)
+    rdms = make_rdm(np.array([1 - np.corrcoef(rng.normal(size=(n, 5))) for _ in range(2)]), stimulus_ids=rsa_ids, stack_dim="subject")
+    stimuli = xr.DataArray(np.zeros((n, 2, 2, 3), np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", rsa_ids)})
+    rsa_bench = Benchmark("toy.dead-rsa.v1", rdms, stimuli, metric="rsa", rdm_subject_dim="subject", n_splits=2, test_fraction=0.5)
+    feats = rng.normal(size=(n, 4))
+    feats[3] = 1.0  # no variance across units: correlation distance undefined
+    with pytest.raises(ValueError, match="zero variance across units"):
+        layer_scores(rsa_bench, as_features(feats, rsa_ids), "x")
+
+
+@pytest.mark.gpu
+def test_metric_on_cuda_matches_cpu():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    bench, signal = synthetic_benchmark()
+    feats = as_features(signal @ np.random.default_rng(0).normal(size=(6, 40)), bench.data.stimulus_id.values)
+    cpu, gpu = layer_scores(bench, feats, "x"), layer_scores(bench, feats, "x", device="cuda")
+    np.testing.assert_allclose(gpu.test, cpu.test, atol=1e-8)
+    np.testing.assert_allclose(gpu.select, cpu.select, atol=1e-8)
+
+
 def test_split_half_ceiling_estimates_known_reliability():
     # each unit: signal variance v_u, noise variance 1 per repetition, R repetitions -> the
     # Spearman-Brown-corrected split-half r estimates v_u / (v_u + 1/R)

@@ -113,6 +113,9 @@ def test_errors():
         ridge_loo_fit_predict(x, y, xt, relative_alphas=[-1.0])
     with pytest.raises(ValueError, match="stimuli"):
         ridge_loo_fit_predict(x, y[:10], xt)
+    for p in (5, 40):  # primal and kernel form
+        with pytest.raises(ValueError, match="Every column of x_train is constant"):
+            ridge_loo_fit_predict(np.ones((20, p)), y, np.ones((3, p)))
 
 
 @pytest.mark.gpu

@@ -339,7 +339,7 @@ def _ridge_split(X, Y, K, tr, te, alphas, cv, alpha_per_unit, *, relative=False,
         B = V.T @ Yc
         Q = Ksc @ V
         del Ksc
-        mean_eig = float(s.sum()) / (s.numel() if relative else tr.numel())
+        mean_eig = float(s.sum()) / (max(s.numel(), 1) if relative else tr.numel())
         grid = _resolve_alphas(alphas, mean_eig, X.dtype, X.device, relative)
         return _ridge_spectral(V, s, B, Yc, Q, ymu, grid, cv, alpha_per_unit, fixed_mean=fixed_mean, return_loo=return_loo)
     # primal form: fewer features than training stimuli; d x d covariance is small here
@@ -354,7 +354,7 @@ def _ridge_split(X, Y, K, tr, te, alphas, cv, alpha_per_unit, *, relative=False,
     V = (Xc @ W) / root  # (n, r) orthonormal left singular vectors
     B = V.T @ Yc
     Q = ((X.index_select(0, te) - xmu) @ W) * root
-    mean_eig = float(s.sum()) / (s.numel() if relative else tr.numel())
+    mean_eig = float(s.sum()) / (max(s.numel(), 1) if relative else tr.numel())
     grid = _resolve_alphas(alphas, mean_eig, X.dtype, X.device, relative)
     return _ridge_spectral(V, s, B, Yc, Q, ymu, grid, cv, alpha_per_unit, fixed_mean=fixed_mean, return_loo=return_loo)
 
@@ -601,6 +601,12 @@ def ridge_loo_fit_predict(
     alphas : numpy.ndarray, shape (n_units,)
         The chosen (absolute) penalty per unit.
 
+    Raises
+    ------
+    ValueError
+        Both ``alphas`` and ``relative_alphas`` given, an unknown ``loo``, mismatched shapes, or
+        every column of ``x_train`` constant.
+
     Examples
     --------
     >>> import numpy as np
@@ -627,6 +633,8 @@ def ridge_loo_fit_predict(
     tr = torch.arange(n, device=X.device)
     te = torch.arange(n, X.shape[0], device=X.device)
     Y = torch.cat([ty, torch.zeros((te.numel(), ty.shape[1]), dtype=ty.dtype, device=ty.device)], 0)
+    if _constant_columns(tx).size == tx.shape[1]:
+        raise ValueError("Every column of x_train is constant over the training stimuli; nothing can be predicted from it.")
     relative = relative_alphas is not None
     with _lapack_threads(X.device):
         K = _centered_gram(X) if X.shape[1] >= n else None
