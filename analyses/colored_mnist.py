@@ -69,8 +69,8 @@ class Config:
     extra: dict = field(default_factory=dict)
 
     def shrink(self) -> "Config":
-        self.seeds, self.n_train, self.n_test = (0, 1), 2000, 2000
-        self.hidden, self.steps, self.anneal_steps, self.eval_every = 64, 151, 60, 50
+        self.seeds, self.n_train, self.n_test = (0, 1), 5000, 2000
+        self.hidden, self.steps, self.anneal_steps, self.eval_every = 64, 301, 60, 50
         self.small = True
         return self
 
