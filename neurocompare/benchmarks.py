@@ -78,7 +78,8 @@ import logging
 import os
 import subprocess
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -894,15 +895,26 @@ def _provenance(resolved: Any, bench: Benchmark, seed: int, layers: Sequence[str
 
 
 # ----------------------------------------------------------------------------- score()
-def blas_limit(n_threads: int | None) -> Any:
-    """Context manager limiting BLAS threads to ``n_threads`` (``None``: no change)."""
-    import contextlib
+@contextmanager
+def blas_limit(n_threads: int | None) -> Iterator[None]:
+    """Context manager limiting BLAS and torch intra-op threads to ``n_threads`` (``None``: no change).
 
+    The metric's matrices are small; on a shared or oversubscribed machine, OpenMP barriers make
+    multi-threaded small torch/BLAS operations many times slower than one thread.
+    """
     if n_threads is None:
-        return contextlib.nullcontext()
+        yield
+        return
+    import torch
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=int(n_threads), user_api="blas")
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        with threadpool_limits(limits=int(n_threads), user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def default_layers(model: Any) -> list[str]:

@@ -110,6 +110,23 @@ def test_metric_on_cuda_matches_cpu():
     np.testing.assert_allclose(gpu.select, cpu.select, atol=1e-8)
 
 
+def test_blas_limit_sets_and_restores_torch_threads():
+    import torch
+
+    from neurocompare.benchmarks import blas_limit
+
+    before = torch.get_num_threads()
+    with blas_limit(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError):
+        with blas_limit(1):
+            raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+    with blas_limit(None):
+        assert torch.get_num_threads() == before
+
+
 def test_split_half_ceiling_estimates_known_reliability():
     # each unit: signal variance v_u, noise variance 1 per repetition, R repetitions -> the
     # Spearman-Brown-corrected split-half r estimates v_u / (v_u + 1/R)
