@@ -1151,6 +1151,7 @@ def _cmd_score(args: Any) -> int:
             cache=cache,
             root=args.data,
             progress=None,
+            metric_device=getattr(args, "metric_device", None),
         )
         scores.append(s)
         if args.out:
@@ -1259,6 +1260,7 @@ def _register_cli(subparsers: Any) -> None:
     p.add_argument("--arch", default=None, help="architecture of a checkpoint that does not record it")
     p.add_argument("--model-kwargs", default=None, help="JSON object of builder keyword arguments, e.g. '{\"seed\": 1}'")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--metric-device", default=None, help="where the ridge mapping and RDMs run, e.g. cuda (default: cpu; always float64)")
     for flag, kw in common.items():
         p.add_argument(flag, **kw)
     p.set_defaults(func=_cmd_score)

@@ -383,7 +383,7 @@ def test_cli_score_and_report(tmp_path, capsys, monkeypatch):
     register_cli(parser.add_subparsers())
     out = tmp_path / "out"
     args = parser.parse_args(["score", "--model", "convnet_small", "--benchmark", "synthetic.cli-ridge", "--layers", "block1", "block2",
-                              "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+                              "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--metric-device", "cpu"])
     assert args.func(args) == 0
     text = capsys.readouterr().out
     assert "synthetic.cli-ridge.v1" in text and "convnet_small(seed=0)" in text and "activation cache" in text
