@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ import neurocompare
 from neurocompare.models import build_model
 from neurocompare.training import IRM, OptimizerConfig, colored_mnist, train
 from neurocompare.training.adversarial import predict_labels
+from neurocompare.provenance import git_commit
 
 PUBLISHED = {  # Arjovsky et al. 2019, Colored MNIST table: (train mean, train std, test mean, test std), %
     "erm": (87.4, 0.2, 17.1, 0.6),
@@ -73,14 +73,6 @@ class Config:
         self.hidden, self.steps, self.anneal_steps, self.eval_every = 64, 301, 60, 50
         self.small = True
         return self
-
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
-    except Exception:
-        return "unknown"
 
 
 def load_digits(cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
@@ -214,7 +206,7 @@ def run(cfg: Config) -> dict:
     images, digits = load_digits(cfg)
     rows = []
     record = {"analysis": "colored_mnist", "config": asdict(cfg), "version": neurocompare.__version__,
-              "git_commit": _git_commit(), "torch": torch.__version__}
+              "git_commit": git_commit(), "torch": torch.__version__}
     with open(out / "results.jsonl", "a") as fh:
         for seed in cfg.seeds:
             envs, test = make_environments(images, digits, cfg, seed)
@@ -242,7 +234,7 @@ def summarize_existing(cfg: Config) -> dict:
     with open(out / "results.jsonl", "a") as fh:
         fh.write(json.dumps({"analysis": "colored_mnist", "kind": "summary", "rebuilt_from_runs": True,
                              "seeds": sorted({r["seed"] for r in rows}), "config": rows[0]["config"],
-                             "version": neurocompare.__version__, "git_commit": _git_commit(), "summary": summary}) + "\n")
+                             "version": neurocompare.__version__, "git_commit": git_commit(), "summary": summary}) + "\n")
     plot(summary, rows, out / "colored_mnist.png")
     return summary
 

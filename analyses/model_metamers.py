@@ -30,7 +30,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -44,6 +43,7 @@ from torch import nn
 
 import neurocompare
 from neurocompare.metamers import check_validity, recognizability, save_metamers, synthesize_metamers
+from neurocompare.provenance import git_commit
 
 STAGES = ("early", "middle", "late", "final")
 LAYERS = {
@@ -202,14 +202,6 @@ def _cached_metamers(path: Path, stamp: str):
 
     ds = load_metamers(path)
     return ds if ds.attrs.get("study_stamp") == stamp else None
-
-
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parents[1], timeout=10).stdout.strip() or None
-    except Exception:
-        return None
 
 
 def _other_judge_mean(table, gen: str, judges: list[str], cross_arch: bool = False) -> np.ndarray:
@@ -377,7 +369,7 @@ def run(cfg: Config) -> dict:
         "seed": cfg.seed,
         "neurocompare_version": neurocompare.__version__,
         "torch_version": str(torch.__version__),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "data": "MNIST (data_loaders.mnist), train subset for training, test images for metamers and null",
         "models": model_info,

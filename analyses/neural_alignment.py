@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -55,6 +54,7 @@ from neurocompare.training import (
     robust_accuracy,
     train,
 )
+from neurocompare.provenance import git_commit
 
 
 @dataclass
@@ -89,14 +89,6 @@ class Config:
         self.n_mnist_train, self.n_mnist_test_robust, self.steps = 2000, 200, 30
         self.eps_list, self.pgd_steps, self.small = (0.0, 0.1), 3, True
         return self
-
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
-    except Exception:
-        return "unknown"
 
 
 def _gray_resize(images_uint8: np.ndarray, size: int) -> torch.Tensor:
@@ -185,7 +177,7 @@ def run(cfg: Config) -> dict:
     (xtr, ytr), mnist_test = load_mnist(cfg)
     v4_train, v4_test = load_v4(cfg.train_sessions, cfg), load_v4(cfg.test_sessions, cfg)
     record = {"analysis": "neural_alignment", "config": asdict(cfg), "version": neurocompare.__version__,
-              "git_commit": _git_commit(), "torch": torch.__version__}
+              "git_commit": git_commit(), "torch": torch.__version__}
     rows = []
     quiet = os.environ.get("NEUROCOMPARE_QUIET") == "1"
     with open(out / "results.jsonl", "a") as fh:
@@ -296,7 +288,7 @@ def summarize_existing(cfg: Config) -> dict:
     with open(out / "results.jsonl", "a") as fh:
         fh.write(json.dumps({"analysis": "neural_alignment", "kind": "summary", "rebuilt_from_runs": True,
                              "seeds": list(cfg.seeds), "config": rows[0]["config"],
-                             "version": neurocompare.__version__, "git_commit": _git_commit(), "summary": summary}) + "\n")
+                             "version": neurocompare.__version__, "git_commit": git_commit(), "summary": summary}) + "\n")
     plot(summary, cfg, out / "neural_alignment.png")
     return summary
 

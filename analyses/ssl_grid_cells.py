@@ -46,7 +46,6 @@ import argparse
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ import neurocompare
 from neurocompare import gridcells as gc
 from neurocompare.models.path_integration import PathIntegrator, PlaceCells, permuted_batch, place_cell_loss, ssl_grid_loss
 from neurocompare.trajectories import random_walks, trajectory_segments
+from neurocompare.provenance import git_commit
 
 BOX = ((-1.1, 1.1), (-1.1, 1.1))
 
@@ -295,13 +295,6 @@ def real_mec_statistics(cfg: Config) -> dict:
     return out
 
 
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _public(d):
     if isinstance(d, dict):
         return {k: _public(v) for k, v in d.items() if not k.startswith("_")}
@@ -395,7 +388,7 @@ def run(cfg: Config) -> dict:
     torch.save({"model_state": ssl.state_dict(), "model_kwargs": {"cell": "rnn", "n_hidden": cfg.ssl_hidden, "n_place": None, "activation": "norm_relu"}, "place_cells": None, "box": BOX},
                out / "ssl_model.pt")
 
-    record = {"analysis": "ssl_grid_cells", "config": dataclasses.asdict(cfg), "seed": cfg.seed, "neurocompare_version": neurocompare.__version__, "git_commit": _git_commit(),
+    record = {"analysis": "ssl_grid_cells", "config": dataclasses.asdict(cfg), "seed": cfg.seed, "neurocompare_version": neurocompare.__version__, "git_commit": git_commit(),
               "torch_version": torch.__version__, "results": _public(results)}
     with open(out / "results.jsonl", "a") as f:
         f.write(json.dumps(record) + "\n")

@@ -39,9 +39,10 @@ import numpy as np
 import torch
 
 import neurocompare
-from analyses.neural_alignment import _git_commit, _gray_resize, _ms, layer_features, load_v4
+from analyses.neural_alignment import _gray_resize, _ms, layer_features, load_v4
 from neurocompare.models import build_model
 from neurocompare.training import Batches, OptimizerConfig, SimCLR, Supervised, linear_cka, train
+from neurocompare.provenance import git_commit
 
 CONDITIONS = ("untrained", "supervised", "simclr_mnist", "simclr_natural")
 
@@ -199,7 +200,7 @@ def run(cfg: Config) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     data = load_data(cfg)
     record = {"analysis": "ssl_vs_supervised", "config": asdict(cfg), "version": neurocompare.__version__,
-              "git_commit": _git_commit(), "torch": torch.__version__}
+              "git_commit": git_commit(), "torch": torch.__version__}
     rows = []
     quiet = os.environ.get("NEUROCOMPARE_QUIET") == "1"
     with open(out / "results.jsonl", "a") as fh:
@@ -234,7 +235,7 @@ def summarize_existing(cfg: Config) -> dict:
     with open(out / "results.jsonl", "a") as fh:
         fh.write(json.dumps({"analysis": "ssl_vs_supervised", "kind": "summary", "rebuilt_from_runs": True,
                              "seeds": list(cfg.seeds), "config": rows[0]["config"],
-                             "version": neurocompare.__version__, "git_commit": _git_commit(), "summary": summary}) + "\n")
+                             "version": neurocompare.__version__, "git_commit": git_commit(), "summary": summary}) + "\n")
     plot(summary, cfg, out / "ssl_vs_supervised.png")
     return summary
 

@@ -76,7 +76,6 @@ import datetime as _dt
 import json
 import logging
 import os
-import subprocess
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -850,23 +849,7 @@ def combine(
 
 
 # ----------------------------------------------------------------------------- provenance
-def git_commit() -> str | None:
-    """The commit of the neurocompare checkout (``None`` when not in a git work tree)."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    commit = out.stdout.strip()
-    try:
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", str(here)], cwd=here, capture_output=True, text=True, timeout=5)
-        if dirty.returncode == 0 and dirty.stdout.strip():
-            commit += "+dirty"
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return commit
+from neurocompare.provenance import git_commit  # noqa: E402  (re-exported for provenance records)
 
 
 def _provenance(resolved: Any, bench: Benchmark, seed: int, layers: Sequence[str], stim_hash: str) -> dict[str, Any]:
