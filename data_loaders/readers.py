@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from neurocompare.data import check_responses, make_responses
+from neurocompare.idx import read_idx  # one implementation, shared with training
 
 __all__ = [
     "SCHEMA",
@@ -82,45 +83,6 @@ def read_npy(path: str | os.PathLike, *, mmap_mode: str | None = None) -> np.nda
         raise ValueError(f"Cannot read {path} as a .npy array (truncated or corrupt?): {err}") from err
     except (OSError, EOFError) as err:
         raise ValueError(f"Cannot read {path} as a .npy array (truncated or corrupt?): {err}") from err
-
-
-# ----------------------------------------------------------------------------- IDX (MNIST)
-_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (the MNIST format).
-
-    The header is big-endian: two zero bytes, a dtype code (0x08 uint8, 0x09 int8, 0x0B int16,
-    0x0C int32, 0x0D float32, 0x0E float64), the rank *r*, then *r* uint32 dims; the values
-    follow in C order.
-
-    Returns
-    -------
-    numpy.ndarray with the file's dims, in native byte order.
-
-    Raises
-    ------
-    ValueError
-        On a bad magic number or a size that does not match the header (truncated file).
-    """
-    path = _exists(path)
-    raw = path.read_bytes()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path} is not an IDX file: bad magic number {raw[:4]!r}.")
-    rank = raw[3]
-    header = 4 + 4 * rank
-    if len(raw) < header:
-        raise ValueError(f"{path}: truncated IDX header.")
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=rank, offset=4))
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(dims)) * dtype.itemsize
-    if len(raw) != expected:
-        raise ValueError(
-            f"{path}: the header announces dims {dims} ({expected} bytes) but the file has {len(raw)} bytes "
-            "(truncated or corrupt)."
-        )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 # ----------------------------------------------------------------------------- MATLAB

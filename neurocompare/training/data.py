@@ -17,7 +17,6 @@ Arjovsky, Bottou, Gulrajani & Lopez-Paz (2019). Invariant Risk Minimization. arX
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from neurocompare.idx import read_idx
 from neurocompare.registry import Registry
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
 
 DATASETS = Registry("training dataset")
 
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 class Batches:
@@ -136,31 +135,6 @@ class Batches:
 
 # --------------------------------------------------------------------------------------------
 # MNIST
-
-
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read one IDX file (optionally gzipped), e.g. ``train-images-idx3-ubyte``.
-
-    Returns
-    -------
-    numpy.ndarray
-        With the dims stored in the header (images: (image, row, column) uint8).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"IDX file {str(path)!r} does not exist.")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{str(path)!r} is not an IDX file (bad magic number {raw[:4]!r}).")
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    start = 4 + 4 * ndim
-    count = int(np.prod(dims))
-    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=start)
-    return arr.reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def _data_root(root: str | Path | None, sub: str) -> Path:
