@@ -37,6 +37,8 @@ from neurocompare.training import IRM, OptimizerConfig, colored_mnist, train
 from neurocompare.training.adversarial import predict_labels
 from neurocompare.provenance import git_commit
 
+from analyses._results import append_summary, read_runs
+
 PUBLISHED = {  # Arjovsky et al. 2019, Colored MNIST table: (train mean, train std, test mean, test std), %
     "erm": (87.4, 0.2, 17.1, 0.6),
     "irm": (70.8, 0.9, 66.9, 2.5),
@@ -226,16 +228,10 @@ def run(cfg: Config) -> dict:
 
 def summarize_existing(cfg: Config) -> dict:
     """Rebuild the summary and figure from the runs already in ``OUT/results.jsonl`` (e.g. a partial run)."""
-    out = Path(cfg.out)
-    lines = [json.loads(s) for s in (out / "results.jsonl").read_text().splitlines() if s.strip()]
-    rows = [r for r in lines if r.get("kind") == "run"]
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    summary = summarize(rows, methods)
-    with open(out / "results.jsonl", "a") as fh:
-        fh.write(json.dumps({"analysis": "colored_mnist", "kind": "summary", "rebuilt_from_runs": True,
-                             "seeds": sorted({r["seed"] for r in rows}), "config": rows[0]["config"],
-                             "version": neurocompare.__version__, "git_commit": git_commit(), "summary": summary}) + "\n")
-    plot(summary, rows, out / "colored_mnist.png")
+    rows = read_runs(cfg.out)
+    summary = summarize(rows, list(dict.fromkeys(r["method"] for r in rows)))
+    append_summary(cfg.out, "colored_mnist", rows, summary)
+    plot(summary, rows, Path(cfg.out) / "colored_mnist.png")
     return summary
 
 

@@ -56,6 +56,8 @@ from neurocompare.training import (
 )
 from neurocompare.provenance import git_commit
 
+from analyses._results import append_summary, read_runs
+
 
 @dataclass
 class Config:
@@ -280,16 +282,11 @@ def plot(summary, cfg, path: Path) -> None:
 
 def summarize_existing(cfg: Config) -> dict:
     """Rebuild the summary and figure from the runs already in ``OUT/results.jsonl`` (e.g. a partial run)."""
-    out = Path(cfg.out)
-    lines = [json.loads(s) for s in (out / "results.jsonl").read_text().splitlines() if s.strip()]
-    rows = [r for r in lines if r.get("kind") == "run"]
+    rows = read_runs(cfg.out)
     cfg.seeds = tuple(sorted({r["seed"] for r in rows}))
     summary = summarize(rows, cfg)
-    with open(out / "results.jsonl", "a") as fh:
-        fh.write(json.dumps({"analysis": "neural_alignment", "kind": "summary", "rebuilt_from_runs": True,
-                             "seeds": list(cfg.seeds), "config": rows[0]["config"],
-                             "version": neurocompare.__version__, "git_commit": git_commit(), "summary": summary}) + "\n")
-    plot(summary, cfg, out / "neural_alignment.png")
+    append_summary(cfg.out, "neural_alignment", rows, summary)
+    plot(summary, cfg, Path(cfg.out) / "neural_alignment.png")
     return summary
 
 

@@ -44,6 +44,8 @@ from neurocompare.models import build_model
 from neurocompare.training import Batches, OptimizerConfig, SimCLR, Supervised, linear_cka, train
 from neurocompare.provenance import git_commit
 
+from analyses._results import append_summary, read_runs
+
 CONDITIONS = ("untrained", "supervised", "simclr_mnist", "simclr_natural")
 
 
@@ -227,16 +229,11 @@ def run(cfg: Config) -> dict:
 
 def summarize_existing(cfg: Config) -> dict:
     """Rebuild the summary and figure from the runs already in ``OUT/results.jsonl`` (e.g. a partial run)."""
-    out = Path(cfg.out)
-    lines = [json.loads(s) for s in (out / "results.jsonl").read_text().splitlines() if s.strip()]
-    rows = [r for r in lines if r.get("kind") == "run"]
+    rows = read_runs(cfg.out)
     cfg.seeds = tuple(sorted({r["seed"] for r in rows}))
     summary = summarize(rows, cfg)
-    with open(out / "results.jsonl", "a") as fh:
-        fh.write(json.dumps({"analysis": "ssl_vs_supervised", "kind": "summary", "rebuilt_from_runs": True,
-                             "seeds": list(cfg.seeds), "config": rows[0]["config"],
-                             "version": neurocompare.__version__, "git_commit": git_commit(), "summary": summary}) + "\n")
-    plot(summary, cfg, out / "ssl_vs_supervised.png")
+    append_summary(cfg.out, "ssl_vs_supervised", rows, summary)
+    plot(summary, cfg, Path(cfg.out) / "ssl_vs_supervised.png")
     return summary
 
 
