@@ -441,8 +441,6 @@ def _pls_kernel(Kc, Ksc, Yc, ymu, n_components: int):
     -------
     (m, U) held-out predictions
     """
-    import torch
-
     with _lapack_threads(Kc.device):
         return _pls_loop(Kc, Ksc, Yc, ymu, n_components)
 
@@ -495,6 +493,35 @@ def _pls_loop(Kk, Ks, Yc, ymu, n_components: int):
 
 
 # ----------------------------------------------------------------------------- single fits
+def _stack_train_test(x_train: Any, y_train: Any, x_test: Any, *, device: Any, float64: bool):
+    """Validate a train/test pair and stack it the way :func:`_ridge_split` expects.
+
+    Returns
+    -------
+    tx : torch.Tensor, shape (n_train, n_features)
+    X : torch.Tensor, shape (n_train + n_test, n_features)
+        Training rows first, then test rows.
+    Y : torch.Tensor, shape (n_train + n_test, n_units)
+        Training targets, then zeros in the test rows (never read).
+    tr, te : torch.Tensor
+        Row indices of the training and test stimuli in ``X``.
+    """
+    import torch
+
+    from neurocompare.similarity._common import as_matrix
+
+    tx, ty = as_pair(x_train, y_train, device=device, float64=float64, min_stimuli=3)
+    te_x = as_matrix(x_test, name="x_test", device=device, float64=float64, min_stimuli=1)
+    if te_x.shape[1] != tx.shape[1]:
+        raise ValueError(f"x_test has {te_x.shape[1]} features but x_train has {tx.shape[1]}.")
+    X = torch.cat([tx, te_x], 0)
+    n = tx.shape[0]
+    tr = torch.arange(n, device=X.device)
+    te = torch.arange(n, X.shape[0], device=X.device)
+    Y = torch.cat([ty, torch.zeros((te.numel(), ty.shape[1]), dtype=ty.dtype, device=ty.device)], 0)
+    return tx, X, Y, tr, te
+
+
 def ridge_cv_fit_predict(
     x_train: Any,
     y_train: Any,
@@ -532,19 +559,8 @@ def ridge_cv_fit_predict(
     alphas : numpy.ndarray, shape (n_units,)
         The chosen penalty per unit.
     """
-    import torch
-
-    tx, ty = as_pair(x_train, y_train, device=device, float64=float64, min_stimuli=3)
-    import neurocompare.similarity._common as common
-
-    te_x = common.as_matrix(x_test, name="x_test", device=device, float64=float64, min_stimuli=1)
-    if te_x.shape[1] != tx.shape[1]:
-        raise ValueError(f"x_test has {te_x.shape[1]} features but x_train has {tx.shape[1]}.")
-    X = torch.cat([tx, te_x], 0)
+    tx, X, Y, tr, te = _stack_train_test(x_train, y_train, x_test, device=device, float64=float64)
     n = tx.shape[0]
-    tr = torch.arange(n, device=X.device)
-    te = torch.arange(n, X.shape[0], device=X.device)
-    Y = torch.cat([ty, torch.zeros((te.numel(), ty.shape[1]), dtype=ty.dtype, device=ty.device)], 0)
     with _lapack_threads(X.device):
         K = _centered_gram(X) if X.shape[1] >= n else None
         pred, chosen = _ridge_split(X, Y, K, tr, te, alphas, cv, alpha_per_unit)
@@ -616,23 +632,12 @@ def ridge_loo_fit_predict(
     >>> pred.shape, loo_pred.shape, chosen.shape
     ((3, 2), (40, 2), (2,))
     """
-    import torch
-
-    import neurocompare.similarity._common as common
-
     if loo not in ("exact", "fixed_mean"):
         raise ValueError(f"The 'loo' parameter of ridge_loo_fit_predict() must be one of {{'exact', 'fixed_mean'}}. Got {loo!r} instead.")
     if alphas is not None and relative_alphas is not None:
         raise ValueError("Give either alphas (absolute penalties) or relative_alphas, not both.")
-    tx, ty = as_pair(x_train, y_train, device=device, float64=float64, min_stimuli=3)
-    te_x = common.as_matrix(x_test, name="x_test", device=device, float64=float64, min_stimuli=1)
-    if te_x.shape[1] != tx.shape[1]:
-        raise ValueError(f"x_test has {te_x.shape[1]} features but x_train has {tx.shape[1]}.")
-    X = torch.cat([tx, te_x], 0)
+    tx, X, Y, tr, te = _stack_train_test(x_train, y_train, x_test, device=device, float64=float64)
     n = tx.shape[0]
-    tr = torch.arange(n, device=X.device)
-    te = torch.arange(n, X.shape[0], device=X.device)
-    Y = torch.cat([ty, torch.zeros((te.numel(), ty.shape[1]), dtype=ty.dtype, device=ty.device)], 0)
     if _constant_columns(tx).size == tx.shape[1]:
         raise ValueError("Every column of x_train is constant over the training stimuli; nothing can be predicted from it.")
     relative = relative_alphas is not None
@@ -671,19 +676,9 @@ def pls_fit_predict(
     -------
     numpy.ndarray, shape (n_test, n_units)
     """
-    import torch
-
-    import neurocompare.similarity._common as common
-
-    tx, ty = as_pair(x_train, y_train, device=device, float64=float64, min_stimuli=3)
-    te_x = common.as_matrix(x_test, name="x_test", device=device, float64=float64, min_stimuli=1)
-    if te_x.shape[1] != tx.shape[1]:
-        raise ValueError(f"x_test has {te_x.shape[1]} features but x_train has {tx.shape[1]}.")
+    tx, X, Y, tr, te = _stack_train_test(x_train, y_train, x_test, device=device, float64=float64)
     _check_components(n_components, tx.shape[0])
-    X = torch.cat([tx, te_x], 0)
-    n = tx.shape[0]
-    tr = torch.arange(n, device=X.device)
-    te = torch.arange(n, X.shape[0], device=X.device)
+    ty = Y[: tx.shape[0]]
     with _lapack_threads(X.device):
         Kc, Ksc = _split_kernels(_centered_gram(X), tr, te)
     ymu = ty.mean(0)
