@@ -9,7 +9,28 @@ from typing import Any
 import neurocompare
 from neurocompare.provenance import git_commit
 
-__all__ = ["read_runs", "append_summary"]
+__all__ = ["run_record", "read_runs", "append_summary"]
+
+
+def run_record(analysis: str, config: Any) -> dict[str, Any]:
+    """The fields every record of a run starts with: analysis, config, package/torch versions, git commit.
+
+    Parameters
+    ----------
+    analysis : str
+    config : dataclass instance
+    """
+    import dataclasses
+
+    import torch
+
+    return {
+        "analysis": analysis,
+        "config": dataclasses.asdict(config),
+        "version": neurocompare.__version__,
+        "git_commit": git_commit(),
+        "torch": torch.__version__,
+    }
 
 
 def read_runs(out: str | Path) -> list[dict[str, Any]]:

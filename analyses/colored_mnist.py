@@ -25,19 +25,17 @@ import argparse
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import neurocompare
 from neurocompare.models import build_model
 from neurocompare.training import IRM, OptimizerConfig, colored_mnist, train
 from neurocompare.training.adversarial import predict_labels
-from neurocompare.provenance import git_commit
 
-from analyses._results import append_summary, read_runs
+from analyses._results import append_summary, read_runs, run_record
 
 PUBLISHED = {  # Arjovsky et al. 2019, Colored MNIST table: (train mean, train std, test mean, test std), %
     "erm": (87.4, 0.2, 17.1, 0.6),
@@ -207,8 +205,7 @@ def run(cfg: Config) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     images, digits = load_digits(cfg)
     rows = []
-    record = {"analysis": "colored_mnist", "config": asdict(cfg), "version": neurocompare.__version__,
-              "git_commit": git_commit(), "torch": torch.__version__}
+    record = run_record("colored_mnist", cfg)
     with open(out / "results.jsonl", "a") as fh:
         for seed in cfg.seeds:
             envs, test = make_environments(images, digits, cfg, seed)

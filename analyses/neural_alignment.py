@@ -35,14 +35,13 @@ import argparse
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-import neurocompare
 from neurocompare.models import build_model
 from neurocompare.training import (
     Batches,
@@ -54,9 +53,8 @@ from neurocompare.training import (
     robust_accuracy,
     train,
 )
-from neurocompare.provenance import git_commit
 
-from analyses._results import append_summary, read_runs
+from analyses._results import append_summary, read_runs, run_record
 
 
 @dataclass
@@ -178,8 +176,7 @@ def run(cfg: Config) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (xtr, ytr), mnist_test = load_mnist(cfg)
     v4_train, v4_test = load_v4(cfg.train_sessions, cfg), load_v4(cfg.test_sessions, cfg)
-    record = {"analysis": "neural_alignment", "config": asdict(cfg), "version": neurocompare.__version__,
-              "git_commit": git_commit(), "torch": torch.__version__}
+    record = run_record("neural_alignment", cfg)
     rows = []
     quiet = os.environ.get("NEUROCOMPARE_QUIET") == "1"
     with open(out / "results.jsonl", "a") as fh:

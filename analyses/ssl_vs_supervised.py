@@ -32,19 +32,17 @@ import argparse
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import neurocompare
 from analyses.neural_alignment import _gray_resize, _ms, layer_features, load_v4
 from neurocompare.models import build_model
 from neurocompare.training import Batches, OptimizerConfig, SimCLR, Supervised, linear_cka, train
-from neurocompare.provenance import git_commit
 
-from analyses._results import append_summary, read_runs
+from analyses._results import append_summary, read_runs, run_record
 
 CONDITIONS = ("untrained", "supervised", "simclr_mnist", "simclr_natural")
 
@@ -201,8 +199,7 @@ def run(cfg: Config) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_data(cfg)
-    record = {"analysis": "ssl_vs_supervised", "config": asdict(cfg), "version": neurocompare.__version__,
-              "git_commit": git_commit(), "torch": torch.__version__}
+    record = run_record("ssl_vs_supervised", cfg)
     rows = []
     quiet = os.environ.get("NEUROCOMPARE_QUIET") == "1"
     with open(out / "results.jsonl", "a") as fh:
