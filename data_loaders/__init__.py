@@ -97,7 +97,6 @@ __all__ = [
     "get_dataset",
     "download",
     "verify_dataset",
-    "register_cli",
     "fetch",
     "sha256",
     "verify",
@@ -185,26 +184,3 @@ def verify_dataset(name: str, root: str | os.PathLike | None = None) -> dict[str
         except ValueError:
             out[rel] = "mismatch"
     return out
-
-
-def _cli_datasets(args) -> int:
-    table = list_datasets(getattr(args, "data", None))
-    if getattr(args, "verify", False):
-        status = []
-        for name in table["name"]:
-            res = verify_dataset(name, getattr(args, "data", None))
-            bad = [k for k, v in res.items() if v != "ok"]
-            status.append("ok" if not bad else f"{len(bad)} bad/missing")
-        table["checksums"] = status
-    print(f"data root: {get_root(getattr(args, 'data', None))}")
-    cols = ["name", "present", "n_files", "description"] + (["checksums"] if "checksums" in table else [])
-    print(table[cols].to_string(index=False))
-    return 0
-
-
-def register_cli(subparsers) -> None:
-    """Add ``neurocompare datasets`` (prints :func:`list_datasets`) to an argparse subparsers object."""
-    p = subparsers.add_parser("datasets", help="list the recorded datasets and whether they are present locally")
-    p.add_argument("--data", default=None, help="data root (default: $NEUROCOMPARE_DATA or ~/.cache/neurocompare)")
-    p.add_argument("--verify", action="store_true", help="also check every file's sha256")
-    p.set_defaults(func=_cli_datasets)

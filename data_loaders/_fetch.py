@@ -60,12 +60,9 @@ def get_root(root: str | os.PathLike | None = None) -> Path:
         The root; each dataset lives in a sub-folder of it (e.g. ``root / "kriegeskorte92"``).
         The folder need not exist yet.
     """
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return _user_cache_dir()
+    from neurocompare._options import data_dir
+
+    return data_dir(root)
 
 
 def dataset_dir(module: ModuleType, root: str | os.PathLike | None = None) -> Path:

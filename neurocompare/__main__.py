@@ -1,0 +1,7 @@
+"""``python -m neurocompare`` runs the command line."""
+
+import sys
+
+from neurocompare.cli import main
+
+sys.exit(main())
