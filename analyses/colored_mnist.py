@@ -36,6 +36,7 @@ from neurocompare.training import IRM, OptimizerConfig, colored_mnist, train
 from neurocompare.training.adversarial import predict_labels
 
 from analyses._results import append_summary, read_runs, run_record
+from neurocompare._options import progress_enabled
 
 PUBLISHED = {  # Arjovsky et al. 2019, Colored MNIST table: (train mean, train std, test mean, test std), %
     "erm": (87.4, 0.2, 17.1, 0.6),
@@ -214,7 +215,7 @@ def run(cfg: Config) -> dict:
                 rows.append(row)
                 fh.write(json.dumps({**record, "kind": "run", **row}) + "\n")
                 fh.flush()
-                if os.environ.get("NEUROCOMPARE_QUIET") != "1":
+                if progress_enabled(True):
                     print(f"{method:9s} seed {seed}: train {100 * row['train_acc']:.1f}%  test "
                           f"{100 * row['test_acc']:.1f}%  ({row['seconds']:.0f} s)", flush=True)
         summary = summarize(rows, cfg.methods)

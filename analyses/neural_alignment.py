@@ -55,6 +55,7 @@ from neurocompare.training import (
 )
 
 from analyses._results import append_summary, read_runs, run_record
+from neurocompare._options import progress_enabled
 
 
 @dataclass
@@ -178,7 +179,7 @@ def run(cfg: Config) -> dict:
     v4_train, v4_test = load_v4(cfg.train_sessions, cfg), load_v4(cfg.test_sessions, cfg)
     record = run_record("neural_alignment", cfg)
     rows = []
-    quiet = os.environ.get("NEUROCOMPARE_QUIET") == "1"
+    quiet = not progress_enabled(True)
     with open(out / "results.jsonl", "a") as fh:
         for seed in cfg.seeds:
             conditions = [("untrained", None)] + [(f"lambda={w:g}", w) for w in cfg.weights]

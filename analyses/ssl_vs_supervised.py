@@ -43,6 +43,7 @@ from neurocompare.models import build_model
 from neurocompare.training import Batches, OptimizerConfig, SimCLR, Supervised, linear_cka, train
 
 from analyses._results import append_summary, read_runs, run_record
+from neurocompare._options import progress_enabled
 
 CONDITIONS = ("untrained", "supervised", "simclr_mnist", "simclr_natural")
 
@@ -201,7 +202,7 @@ def run(cfg: Config) -> dict:
     data = load_data(cfg)
     record = run_record("ssl_vs_supervised", cfg)
     rows = []
-    quiet = os.environ.get("NEUROCOMPARE_QUIET") == "1"
+    quiet = not progress_enabled(True)
     with open(out / "results.jsonl", "a") as fh:
         for seed in cfg.seeds:
             for cond in cfg.conditions:

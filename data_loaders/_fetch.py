@@ -34,17 +34,6 @@ _LOCK = threading.Lock()
 _CACHES: list = []
 
 
-def _user_cache_dir() -> Path:
-    """Per-user cache folder: platformdirs when installed, else XDG / ~/.cache."""
-    try:
-        import platformdirs
-
-        return Path(platformdirs.user_cache_dir("neurocompare"))
-    except ImportError:  # pragma: no cover - platformdirs ships with pip's vendored copy only
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(base) / "neurocompare"
-
-
 def get_root(root: str | os.PathLike | None = None) -> Path:
     """Return the folder that holds the recorded datasets.
 
@@ -247,7 +236,9 @@ def download(module: ModuleType, root: str | os.PathLike | None = None, *, progr
 
     pooch = require("pooch", "downloading datasets")
     target = dataset_dir(module, root)
-    quiet = not progress or os.environ.get("NEUROCOMPARE_QUIET") == "1"
+    from neurocompare._options import progress_enabled
+
+    quiet = not progress_enabled(progress)
     for rel, digest in module.FILES.items():
         if (target / rel).is_file():
             verify(target / rel, digest)

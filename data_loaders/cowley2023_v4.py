@@ -370,7 +370,9 @@ def load_pooled(
     sessions = list(SESSIONS_WITH_IMAGES if sessions is None else [str(s) for s in sessions])
     for s in sessions:
         _check_session(s, SESSIONS_WITH_IMAGES, "image")
-    quiet = not progress or os.environ.get("NEUROCOMPARE_QUIET") == "1"
+    from neurocompare._options import progress_enabled
+
+    quiet = not progress_enabled(progress)
     blocks, stims = [], []
     for s in tqdm(sessions, desc="cowley2023_v4 sessions", disable=quiet):
         resp, stim = load(s, root, images=images)

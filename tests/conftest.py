@@ -19,6 +19,10 @@ if "NEUROCOMPARE_DATA" not in os.environ and DEFAULT_DATA.is_dir():
     os.environ["NEUROCOMPARE_DATA"] = str(DEFAULT_DATA)
 os.environ.setdefault("NEUROCOMPARE_QUIET", "1")
 
+from neurocompare._options import reset_options  # noqa: E402  (after the environment is set)
+
+reset_options()  # the options read the environment once; make sure they saw the lines above
+
 
 def _data_dir() -> Path | None:
     root = os.environ.get("NEUROCOMPARE_DATA")
