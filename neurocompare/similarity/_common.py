@@ -12,23 +12,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurocompare._options import resolve_device
 from neurocompare.data import align, check_responses
-from neurocompare.registry import Registry
 
-__all__ = ["METRICS", "MIN_STIMULI", "as_matrix", "as_pair", "resolve_device"]
+__all__ = ["MIN_STIMULI", "as_matrix", "as_pair", "resolve_device"]
 
-METRICS = Registry("metric")
 MIN_STIMULI = 4
-
-
-def resolve_device(device: Any = None):
-    """Return a ``torch.device``; ``None`` means CPU. Asking for CUDA without a GPU is an error."""
-    import torch
-
-    dev = torch.device("cpu" if device is None else device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but no CUDA GPU is available; use device='cpu'.")
-    return dev
 
 
 def _to_2d(x: Any, name: str) -> Any:

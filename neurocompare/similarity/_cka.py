@@ -42,8 +42,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from neurocompare.similarity._common import METRICS
-from neurocompare.similarity.rdm import pair, sym_gram
+from neurocompare.similarity._metrics import register_metric
+from neurocompare.similarity._rdm import pair, sym_gram
 
 __all__ = [
     "cka",
@@ -361,7 +361,7 @@ def _cka_rbf_unbiased(x: Any, y: Any, *, sigma_frac: float = 1.0, device: Any = 
     return cka_rbf(x, y, sigma_frac=sigma_frac, unbiased=True, device=device, float64=float64)
 
 
-METRICS.register("cka_linear", cka_linear)
-METRICS.register("cka_unbiased", cka_unbiased)
-METRICS.register("cka_rbf", cka_rbf)
-METRICS.register("cka_rbf_unbiased", _cka_rbf_unbiased)
+register_metric("cka_linear", cka_linear)
+register_metric("cka_unbiased", cka_unbiased)
+register_metric("cka_rbf", cka_rbf)
+register_metric("cka_rbf_unbiased", _cka_rbf_unbiased)

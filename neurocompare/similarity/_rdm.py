@@ -68,6 +68,7 @@ __all__ = [
     "condense",
     "squareform_torch",
     "rdm_vector",
+    "rdm_torch",
 ]
 
 RDM_METHODS = ("correlation", "cosine", "euclidean", "sqeuclidean")
@@ -241,6 +242,30 @@ def _rdm_kernel(x, method: str):
         raise ValueError(f"The 'method' parameter of rdm() must be one of {set(RDM_METHODS)}. Got {method!r} instead.")
     d.fill_diagonal_(0.0)
     return d
+
+
+def rdm_torch(x, method: str = "correlation"):
+    """Differentiable square RDM (n, n) of a torch tensor ``x`` (n_stimuli, n_features), for training objectives.
+
+    Same definitions as :func:`rdm` (``'correlation'``: 1 - Pearson r across features;
+    ``'cosine'``; ``'euclidean'``; ``'sqeuclidean'``), computed out of place so gradients flow
+    to ``x``. Works on any device and dtype; no validation beyond the method name.
+    """
+    import torch
+
+    if method in ("correlation", "cosine"):
+        a = x - x.mean(dim=1, keepdim=True) if method == "correlation" else x
+        a = a / torch.linalg.vector_norm(a, dim=1, keepdim=True).clamp_min(torch.finfo(a.dtype).tiny ** 0.5)
+        d = (1.0 - a @ a.T).clamp(0.0, 2.0)
+    elif method in ("euclidean", "sqeuclidean"):
+        a = x - x.mean(dim=0, keepdim=True)
+        sq = (a * a).sum(dim=1)
+        d = (sq[:, None] + sq[None, :] - 2.0 * (a @ a.T)).clamp_min(0.0)
+        if method == "euclidean":
+            d = (d + torch.eye(d.shape[0], dtype=d.dtype, device=d.device)).sqrt()  # no sqrt'(0) on the diagonal
+    else:
+        raise ValueError(f"The 'method' parameter of rdm_torch() must be one of {set(RDM_METHODS)}. Got {method!r} instead.")
+    return d * (1.0 - torch.eye(d.shape[0], dtype=d.dtype, device=d.device))
 
 
 def _output(d, template: Any, condensed: bool, ids, attrs: dict):

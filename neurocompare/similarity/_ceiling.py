@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurocompare._result import Result
 from neurocompare.data import check_responses, split_repetitions
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class CeilingResult:
+class CeilingResult(Result):
     """A noise ceiling with its spread.
 
     Attributes
@@ -58,6 +59,10 @@ class CeilingResult:
     lower : float or None
         Lower bound (RSA ceiling only).
     params : dict
+    error_kind : str
+        What ``error`` is, e.g. ``'sem (ddof=0) over 10 splits'``.
+    ci : None
+        No interval is computed.
     """
 
     value: float
@@ -66,9 +71,8 @@ class CeilingResult:
     per_unit: np.ndarray
     lower: float | None = None
     params: dict = field(default_factory=dict)
-
-    def __float__(self) -> float:
-        return float(self.value)
+    error_kind: str = "none"
+    ci: tuple[float, float] | None = None
 
     def __repr__(self) -> str:
         low = "" if self.lower is None else f", lower={self.lower:.4f}"
@@ -277,6 +281,7 @@ def split_half_reliability(
         corrected,
         None,
         {"n_splits": int(n_splits), "seed": seed, "aggregate": aggregate, "correction": "spearman_brown(n=2)"},
+        error_kind=f"sem (ddof=0) over {per_split.size} splits",
     )
 
 
@@ -409,6 +414,7 @@ def rsa_noise_ceiling(rdms: Any, method: str = "spearman", *, subject_dim: str =
         np.stack([upper, lower]),
         float(lower.mean()),
         {"method": method, "n_subjects": int(n_sub), "n_pairs": int(vec.shape[1])},
+        error_kind=f"sem of the upper bound over {n_sub} subjects",
     )
 
 
@@ -515,36 +521,5 @@ def noise_corrected_consistency(
         corrected,
         None,
         {"n_splits": int(n_splits), "aggregate": aggregate, "r_xy": r_xy},
+        error_kind=f"sem (ddof=0) over {per_split.size} splits",
     )
-
-
-# ----------------------------------------------------------------------------- command line
-def register_cli(subparsers: Any) -> None:
-    """Add the ``ceiling`` subcommand to an argparse ``subparsers`` object.
-
-    ``neurocompare ceiling FILE.nc`` prints the split-half (Spearman-Brown) ceiling of single-trial
-    Responses; with ``--rsa METHOD`` the file holds per-subject RDMs and the Nili ceiling is printed.
-    """
-    p = subparsers.add_parser("ceiling", help="noise ceiling of saved single-trial Responses or subject RDMs")
-    p.add_argument("path", help="Responses with a 'repetition' dim, or stacked RDMs (.nc, see neurocompare.save)")
-    p.add_argument("--rsa", choices=("spearman", "pearson", "kendall"), default=None,
-                   help="treat the file as per-subject RDMs and compute the Nili et al. 2014 ceiling")
-    p.add_argument("--subject-dim", default="subject")
-    p.add_argument("--splits", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_cmd_ceiling)
-
-
-def _cmd_ceiling(args: Any) -> int:
-    from neurocompare.data import load
-
-    data = load(args.path)
-    if args.rsa:
-        res = rsa_noise_ceiling(data, args.rsa, subject_dim=args.subject_dim)
-        print(f"RSA noise ceiling ({args.rsa}): lower {res.lower:.4f}, upper {res.value:.4f} "
-              f"over {res.params['n_subjects']} subjects")
-    else:
-        res = split_half_reliability(data, n_splits=args.splits, seed=args.seed)
-        print(f"split-half ceiling: {res.value:.4f} ± {res.error:.4f} (median over {res.per_unit.shape[1]} units, "
-              f"mean over {res.per_unit.shape[0]} splits)")
-    return 0

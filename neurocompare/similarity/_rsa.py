@@ -49,8 +49,8 @@ import numpy as np
 import xarray as xr
 
 from neurocompare.data import check_rdm
-from neurocompare.similarity._common import METRICS
-from neurocompare.similarity.rdm import (
+from neurocompare.similarity._metrics import register_metric
+from neurocompare.similarity._rdm import (
     RDM_METHODS,
     _n_from_condensed,
     _rdm_kernel,
@@ -230,7 +230,7 @@ def rsa(
     x, y : Responses with dims ('stimulus', 'unit'), numpy arrays or torch tensors (n_stimuli, n_units)
         Aligned on ``stimulus_id`` when both are Responses.
     rdm_method : {'correlation', 'cosine', 'euclidean', 'sqeuclidean'}
-        How each RDM is computed (:func:`neurocompare.similarity.rdm.rdm`).
+        How each RDM is computed (:func:`neurocompare.similarity._rdm.rdm`).
     compare : {'spearman', 'pearson', 'tau_a', 'tau_b', 'rho_a', 'cosine', 'wuc'}
         How the RDMs are compared (:func:`compare_rdms`).
     device, float64
@@ -263,10 +263,11 @@ def _register(compare_method: str):
         f"RSA with {compare_method!r} RDM comparison: ``rsa(x, y, compare={compare_method!r})``.\n\n"
         "x, y : Responses, arrays or tensors (n_stimuli, n_units); returns a float (1.0 for identical inputs)."
     )
-    METRICS.register(f"rsa_{compare_method}", metric)
+    register_metric(f"rsa_{compare_method}", metric, rdm=("correlation", compare_method))
     return metric
 
 
+register_metric("rsa", rsa, rdm=("correlation", "spearman"))
 rsa_spearman = _register("spearman")
 rsa_pearson = _register("pearson")
 rsa_tau_a = _register("tau_a")

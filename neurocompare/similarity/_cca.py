@@ -36,8 +36,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from neurocompare.similarity._common import METRICS
-from neurocompare.similarity.rdm import pair
+from neurocompare.similarity._metrics import register_metric
+from neurocompare.similarity._rdm import pair
 
 __all__ = ["basis", "canonical_correlations", "cca_mean", "svcca", "pwcca"]
 
@@ -181,6 +181,6 @@ def pwcca(x: Any, y: Any, *, device: Any = None, float64: bool = False) -> float
     return float((w * rho).sum() / w.sum())
 
 
-METRICS.register("cca_mean", cca_mean)
-METRICS.register("svcca", svcca)
-METRICS.register("pwcca", pwcca)
+register_metric("cca_mean", cca_mean, direction="similarity")
+register_metric("svcca", svcca, direction="similarity")
+register_metric("pwcca", pwcca, direction="similarity")

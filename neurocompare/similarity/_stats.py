@@ -30,35 +30,35 @@ True
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from neurocompare._options import progress_enabled, thread_limit
+from neurocompare._result import Result
 from neurocompare.data import align
-from neurocompare.similarity._common import METRICS
+from neurocompare.similarity._metrics import as_metric
 
 __all__ = ["BootstrapResult", "PermutationResult", "bootstrap", "bootstrap_rdm", "permutation_test", "permutation_test_rdm"]
 
 
 @dataclass
-class BootstrapResult:
+class BootstrapResult(Result):
     """Result of a bootstrap over stimuli.
 
     Attributes
     ----------
     estimate : float
-        The measure on the full data.
+        The measure on the full data (also ``value``).
     low, high : float
-        Percentile confidence interval bounds.
-    ci : float
+        Percentile confidence interval bounds (also ``ci``).
+    level : float
         Confidence level (e.g. 0.95).
     std : float
-        Bootstrap standard error.
+        Bootstrap standard error (also ``error``).
     samples : numpy array (n_boot,)
         The bootstrap replicates.
     """
@@ -66,13 +66,29 @@ class BootstrapResult:
     estimate: float
     low: float
     high: float
-    ci: float
+    level: float
     std: float
     samples: np.ndarray = field(repr=False)
 
+    @property
+    def value(self) -> float:
+        return self.estimate
+
+    @property
+    def error(self) -> float:
+        return self.std
+
+    @property
+    def error_kind(self) -> str:
+        return f"bootstrap sd ({self.samples.size} resamples)"
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
 
 @dataclass
-class PermutationResult:
+class PermutationResult(Result):
     """Result of a permutation test.
 
     Attributes
@@ -91,25 +107,21 @@ class PermutationResult:
     null: np.ndarray = field(repr=False)
     alternative: str = "greater"
 
+    @property
+    def value(self) -> float:
+        return self.statistic
 
-@contextmanager
+    @property
+    def error(self) -> float:
+        return float("nan")
+
+    error_kind = "none (see p_value)"
+    ci = None
+
+
 def _few_threads(n_elements: int):
-    """Run many tiny kernels single-threaded: thread start-up dominates below ~1e6 elements.
-
-    On a busy machine multi-threaded BLAS calls on small matrices can be 10-50x slower than
-    single-threaded ones; the previous thread count is restored afterwards.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    small = n_elements < 1_000_000 and before > 1
-    if small:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if small:
-            torch.set_num_threads(before)
+    """One thread for many tiny kernels (below ~1e6 elements thread start-up dominates), else the option."""
+    return thread_limit(1 if n_elements < 1_000_000 else None)
 
 
 def _size(*arrays: Any) -> int:
@@ -117,13 +129,11 @@ def _size(*arrays: Any) -> int:
 
 
 def _metric(metric: str | Callable[..., float]) -> Callable[..., float]:
-    if callable(metric):
-        return metric
-    return METRICS.get(metric)
+    return as_metric(metric)
 
 
 def _quiet(progress: bool) -> bool:
-    return (not progress) or os.environ.get("NEUROCOMPARE_QUIET") == "1"
+    return not progress_enabled(progress)
 
 
 def _rows(a: Any):
@@ -227,7 +237,7 @@ def bootstrap(
 def _rdm_square(r: Any) -> tuple[np.ndarray, np.ndarray | None]:
     from scipy.spatial.distance import squareform
 
-    from neurocompare.similarity.rdm import rdm_vector
+    from neurocompare.similarity._rdm import rdm_vector
 
     vec, ids = rdm_vector(r, float64=True)
     if vec.dim() != 1:
@@ -236,7 +246,7 @@ def _rdm_square(r: Any) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _rdm_pair(a: Any, b: Any):
-    from neurocompare.similarity.rsa import _align_rdms
+    from neurocompare.similarity._rsa import _align_rdms
 
     a, b = _align_rdms(a, b)
     da, _ = _rdm_square(a)
@@ -262,7 +272,7 @@ def bootstrap_rdm(
     ----------
     a, b : RDM DataArrays, square arrays (n, n) or condensed vectors of the same stimuli
     method : str
-        Any :func:`neurocompare.similarity.rsa.compare_rdms` method.
+        Any :func:`neurocompare.similarity._rsa.compare_rdms` method.
     n_boot, ci, seed, progress
         As in :func:`bootstrap`.
 
@@ -272,7 +282,7 @@ def bootstrap_rdm(
     """
     from tqdm.auto import tqdm
 
-    from neurocompare.similarity.rsa import compare_rdms
+    from neurocompare.similarity._rsa import compare_rdms
 
     _check_n(n_boot, "n_boot", 10)
     if not 0 < ci < 1:
@@ -314,7 +324,7 @@ def _compare_raw(va: np.ndarray, vb: np.ndarray, method: str) -> float:
     """Compare two dissimilarity vectors that are not full condensed RDMs (bootstrap subsets)."""
     import torch
 
-    from neurocompare.similarity.rsa import _compare_vectors
+    from neurocompare.similarity._rsa import _compare_vectors
 
     if method == "wuc":
         raise ValueError("The whitened unbiased cosine needs complete RDMs; bootstrap it with bootstrap().")
@@ -399,7 +409,7 @@ def permutation_test_rdm(
     ----------
     a, b : RDM DataArrays, square arrays (n, n) or condensed vectors of the same stimuli
     method : str
-        Any :func:`neurocompare.similarity.rsa.compare_rdms` method.
+        Any :func:`neurocompare.similarity._rsa.compare_rdms` method.
     n_perm, alternative, seed, progress
         As in :func:`permutation_test`.
 
@@ -410,7 +420,7 @@ def permutation_test_rdm(
     import torch
     from tqdm.auto import tqdm
 
-    from neurocompare.similarity.rsa import _compare_vectors, compare_rdms
+    from neurocompare.similarity._rsa import _compare_vectors, compare_rdms
 
     _check_n(n_perm, "n_perm", 10)
     _p_value(0.0, np.zeros(1), alternative)

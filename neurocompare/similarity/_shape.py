@@ -42,9 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from neurocompare.similarity._common import METRICS
-from neurocompare.similarity.cca import basis
-from neurocompare.similarity.rdm import _matrix, pair
+from neurocompare.similarity._metrics import register_metric
+from neurocompare.similarity._cca import basis
+from neurocompare.similarity._rdm import _matrix, pair
 
 __all__ = ["shape_distance", "procrustes", "shape_cca", "pairwise_shape_distances", "whiten_coords"]
 
@@ -169,7 +169,7 @@ def pairwise_shape_distances(
     -------
     numpy array (k, k): symmetric, zero diagonal.
     """
-    import os
+    from neurocompare._options import progress_enabled
 
     import xarray as xr
     from tqdm.auto import tqdm
@@ -193,12 +193,12 @@ def pairwise_shape_distances(
     k = len(fitted)
     out = np.zeros((k, k))
     pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
-    quiet = not progress or os.environ.get("NEUROCOMPARE_QUIET") == "1"
+    quiet = not progress_enabled(progress)
     for i, j in tqdm(pairs, desc="shape distances", disable=quiet):
         out[i, j] = out[j, i] = _distance(*fitted[i], *fitted[j], score)
     return out
 
 
-METRICS.register("procrustes", procrustes)
-METRICS.register("shape", shape_distance)
-METRICS.register("shape_cca", shape_cca)
+register_metric("procrustes", procrustes, direction="distance")
+register_metric("shape", shape_distance, direction="distance")
+register_metric("shape_cca", shape_cca, direction="distance")
