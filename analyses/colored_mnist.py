@@ -32,8 +32,7 @@ import numpy as np
 import torch
 
 from neurocompare.models import build_model
-from neurocompare.training import IRM, OptimizerConfig, colored_mnist, train
-from neurocompare.training.adversarial import predict_labels
+from neurocompare.training import IRM, OptimizerConfig, colored_mnist, predict_labels, train
 
 from analyses._results import append_summary, read_runs, run_record
 from neurocompare._options import progress_enabled
@@ -80,8 +79,7 @@ def load_digits(cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST training split via ``data_loaders.mnist`` (checksummed), as float tensors."""
     from data_loaders import mnist
 
-    images, labels = mnist.load("train", root=cfg.data_root)
-    return torch.from_numpy(images.astype(np.float32) / 255.0)[:, None], torch.from_numpy(labels.astype(np.int64))
+    return mnist.load_tensors("train", root=cfg.data_root)
 
 
 def make_environments(images: torch.Tensor, digits: torch.Tensor, cfg: Config, seed: int):

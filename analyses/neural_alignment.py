@@ -114,25 +114,21 @@ def load_v4(sessions, cfg: Config) -> list[tuple[torch.Tensor, torch.Tensor, str
 
 
 def load_mnist(cfg: Config):
+    """(train, test) MNIST tensors via ``data_loaders.mnist`` (checksummed): x (image, 1, 28, 28), y (image,)."""
     from data_loaders import mnist
 
-    xtr, ytr = mnist.load("train", root=cfg.data_root)
-    xte, yte = mnist.load("test", root=cfg.data_root)
-
-    def conv(x, y, n):
-        return torch.from_numpy(x[:n].astype(np.float32) / 255.0)[:, None], torch.from_numpy(y[:n].astype(np.int64))
-
-    return conv(xtr, ytr, cfg.n_mnist_train), conv(xte, yte, 10_000)
+    return (mnist.load_tensors("train", root=cfg.data_root, n=cfg.n_mnist_train),
+            mnist.load_tensors("test", root=cfg.data_root))
 
 
 def layer_features(model: torch.nn.Module, layer: str, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
     """Flattened activations of ``layer`` for inputs ``x``, dims (stimulus, feature)."""
     model.eval()
     feats = []
-    with torch.no_grad(), layer_output(model, layer) as store:
+    with torch.no_grad():
         for i in range(0, x.shape[0], batch):
-            model(x[i : i + batch])
-            feats.append(store["out"].reshape(min(batch, x.shape[0] - i), -1))
+            out = layer_output(model, layer, x[i : i + batch])
+            feats.append(out.reshape(out.shape[0], -1))
     return torch.cat(feats)
 
 

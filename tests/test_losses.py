@@ -158,18 +158,20 @@ def test_linear_cka_properties():
         linear_cka(x, y[:10])
 
 
-def test_linear_cka_agrees_with_similarity_package():
-    cka_mod = pytest.importorskip("neurocompare.similarity.cka")
-    fn = getattr(cka_mod, "cka_linear", None) or getattr(cka_mod, "linear_cka", None)
-    if fn is None:
-        pytest.skip("neurocompare.similarity.cka has no cka_linear/linear_cka function yet")
-    from neurocompare.training.losses import _linear_cka_local
+def test_linear_cka_is_the_similarity_packages_cka():
+    # training has no CKA of its own: linear_cka is similarity.cka_linear_torch (float32 here), and
+    # it agrees with the similarity package's float64 numpy path within float32 accuracy
+    from neurocompare.similarity import cka_linear, cka_linear_torch
 
     g = torch.Generator().manual_seed(4)
     x, y = torch.randn(25, 7, generator=g), torch.randn(25, 4, generator=g)
-    ref = float(fn(x.numpy(), y.numpy()))
-    assert float(_linear_cka_local(x, y)) == pytest.approx(ref, rel=1e-4)
-    assert float(linear_cka(x, y)) == pytest.approx(ref, rel=1e-4)
+    assert torch.equal(linear_cka(x, y), cka_linear_torch(x, y))
+    ref = float(cka_linear(x.double().numpy(), y.double().numpy(), float64=True))
+    assert float(linear_cka(x, y)) == pytest.approx(ref, rel=25 * torch.finfo(torch.float32).eps)
+    # half-precision activations (AMP) are promoted, not computed in bf16
+    assert linear_cka(x.bfloat16(), y).dtype == torch.float32
+    with pytest.raises(ValueError, match="at least 4 stimuli"):
+        linear_cka(x[:3], y[:3])
 
 
 def test_cka_alignment_loss_falls_when_layer_equals_data():

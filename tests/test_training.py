@@ -15,19 +15,21 @@ import pytest
 import torch
 from torch import nn
 
+from neurocompare._options import set_options
+from neurocompare.cli import train as cli_train
 from neurocompare.models import build_model
 from neurocompare.training import (
     Batches,
     DataConfig,
     NonFiniteLossError,
     OptimizerConfig,
+    RunFolderError,
     Supervised,
     TrainConfig,
     config_from_dict,
     config_to_dict,
     load_checkpoint,
     load_config,
-    register_cli,
     run_config,
     save_checkpoint,
     save_config,
@@ -69,7 +71,7 @@ class Interrupt(Exception):
     pass
 
 
-def _run(out, steps, resume=False, checkpoint_every=3, interrupt_at=None):
+def _run(out, steps, resume=False, checkpoint_every=3, interrupt_at=None, overwrite=False):
     x, y = _toy()
 
     def callback(step, metrics):
@@ -80,7 +82,8 @@ def _run(out, steps, resume=False, checkpoint_every=3, interrupt_at=None):
     data = Batches(x, y, batch_size=16, seed=5)  # 6 batches per epoch: resume crosses epochs
     opt = OptimizerConfig(name="sgd", lr=0.05, schedule="cosine", warmup_steps=2)
     return train(model, NoisyObjective(), data, optimizer=opt, steps=steps, out_dir=out,
-                 checkpoint_every=checkpoint_every, log_every=1, resume=resume, seed=3, progress=False,
+                 checkpoint_every=checkpoint_every, log_every=1, resume=resume, overwrite=overwrite, seed=3,
+                 progress=False,
                  callback=callback)
 
 
@@ -91,15 +94,56 @@ def test_resume_is_bit_identical(tmp_path):
     with pytest.raises(Interrupt):
         _run(part, steps=14, interrupt_at=8)
     assert load_checkpoint(part)["step"] == 6
+    logged = [json.loads(s)["step"] for s in (part / "metrics.jsonl").read_text().splitlines()]
+    assert logged == list(range(1, 9))  # steps 7 and 8 were logged after the last checkpoint
     resumed = _run(part, steps=14, resume=True)
     assert resumed.step == 14
     sd_full, sd_res = full.model.state_dict(), resumed.model.state_dict()
     for k in sd_full:
         assert torch.equal(sd_full[k], sd_res[k]), k
-    # logged losses of the resumed steps agree exactly too
+    # Every step is logged once: the resume drops the lines of steps 7-8 logged before the kill
+    # (until the redesign the file read 1..8 then 7..14), and the whole log equals the
+    # uninterrupted run's, loss for loss, bit for bit.
     lines = [json.loads(s) for s in (part / "metrics.jsonl").read_text().splitlines()]
-    assert [ln["step"] for ln in lines] == list(range(1, 9)) + list(range(7, 15))
-    assert [ln["loss"] for ln in lines[8:]] == [h["loss"] for h in full.history[6:]]
+    assert [ln["step"] for ln in lines] == list(range(1, 15))
+    assert [ln["loss"] for ln in lines] == [h["loss"] for h in full.history]
+
+
+def test_out_folder_with_a_run_is_refused_unless_resume_or_overwrite(tmp_path):
+    out = tmp_path / "run"
+    first = _run(out, steps=3)
+    with pytest.raises(RunFolderError, match=r"already holds a training run.*resume=True.*overwrite=True"):
+        _run(out, steps=3)
+    assert load_checkpoint(out)["step"] == 3  # the refused call touched nothing
+    with pytest.raises(ValueError, match="not both"):
+        train(nn.Linear(1, 1), lambda m, b: m(b).sum(), lambda s: torch.ones(2, 1), steps=1, out_dir=out,
+              resume=True, overwrite=True, progress=False)
+    # overwrite starts over: same seed, same result, and metrics.jsonl holds only the new run
+    again = _run(out, steps=2, checkpoint_every=0, overwrite=True)
+    assert load_checkpoint(out)["step"] == 2
+    assert [json.loads(s)["step"] for s in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert [h["loss"] for h in again.history] == [h["loss"] for h in first.history[:2]]
+    # overwrite deletes the old checkpoint first: a run that dies before its first checkpoint
+    # cannot leave the previous run's checkpoint behind to be resumed by mistake
+    with pytest.raises(Interrupt):
+        _run(out, steps=9, checkpoint_every=0, overwrite=True, interrupt_at=1)
+    assert not (out / "checkpoint.pt").exists()
+    # a folder without checkpoint.pt / metrics.jsonl (e.g. only a config) is free
+    free = tmp_path / "free"
+    free.mkdir()
+    (free / "config.yaml").write_text("steps: 1\n")
+    _run(free, steps=1)
+
+
+def test_truncate_metrics_drops_lines_past_the_checkpoint_and_torn_lines(tmp_path):
+    from neurocompare.training.checkpoint import truncate_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "loss": 1.0 / s}) + "\n" for s in range(1, 6)) + '{"step": 6, "lo')
+    assert truncate_metrics(path, 3) == 3
+    assert [json.loads(s)["step"] for s in path.read_text().splitlines()] == [1, 2, 3]
+    assert truncate_metrics(path, 3) == 0
+    assert truncate_metrics(tmp_path / "missing.jsonl", 3) == 0
 
 
 def test_resume_without_checkpoint_starts_fresh(tmp_path):
@@ -194,9 +238,40 @@ def test_config_errors(tmp_path):
         TrainConfig(steps=0)
     with pytest.raises(FileNotFoundError):
         load_config(tmp_path / "nope.yaml")
+    with pytest.raises(TypeError, match=r"TrainConfig.steps must be int; got 'ten'"):
+        config_from_dict({"steps": "ten"})
+    with pytest.raises(TypeError, match=r"TrainConfig.steps must be int; got 2.5"):
+        config_from_dict({"steps": 2.5})
+    with pytest.raises(TypeError, match=r"DataConfig.shuffle must be bool; got 3"):
+        config_from_dict({"data": {"shuffle": 3}})
+    with pytest.raises(TypeError, match=r"OptimizerConfig.betas\[1\] must be float"):
+        OptimizerConfig(betas=(0.9, "x"))
+    with pytest.raises(TypeError, match=r"TrainConfig.model must be str; got 3"):
+        TrainConfig(model=3)
+    with pytest.raises(TypeError, match=r"OptimizerConfig.lr must be float"):
+        OptimizerConfig(lr=True)  # a switch is not a number
     (tmp_path / "c.txt").write_text("steps: 3")
     with pytest.raises(ValueError, match=r"\.yaml, \.yml or \.json"):
         load_config(tmp_path / "c.txt")
+
+
+def test_yaml_numbers_in_exponent_notation_are_read_as_numbers(tmp_path):
+    # YAML 1.1 (yaml.safe_load) reads 1e-3 (no dot, no exponent sign rule) as the string '1e-3'
+    import yaml
+
+    assert yaml.safe_load("lr: 1e-3")["lr"] == "1e-3"
+    path = tmp_path / "c.yaml"
+    path.write_text("optimizer: {lr: 1e-3, weight_decay: 5e-4, betas: [0.9, 0.999]}\nsteps: 1e3\n"
+                    "data: {batch_size: 3.2e1}\n")
+    cfg = load_config(path)
+    assert cfg.optimizer.lr == 0.001 and type(cfg.optimizer.lr) is float
+    assert cfg.optimizer.weight_decay == 0.0005
+    assert cfg.steps == 1000 and type(cfg.steps) is int
+    assert cfg.data.batch_size == 32 and type(cfg.data.batch_size) is int
+    assert cfg.optimizer.betas == (0.9, 0.999)
+    path.write_text("optimizer: {lr: 1e-3x}\n")
+    with pytest.raises(TypeError, match=r"OptimizerConfig.lr must be float; got '1e-3x' \(str\)"):
+        load_config(path)
 
 
 def test_schedule_warmup_and_cosine():
@@ -276,10 +351,17 @@ def test_run_config_and_cli(tmp_path):
     path = save_config(cfg, tmp_path / "cfg.yaml")
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
-    register_cli(sub)
+    cli_train.add_parser(sub)
     args = parser.parse_args(["train", str(path), "--out", str(tmp_path / "run")])
     assert args.func(args) == 0
     run = tmp_path / "run"
+    # the same command again is refused before any work; --overwrite starts over, --resume continues
+    with pytest.raises(RunFolderError, match="--overwrite"):
+        args.func(args)
+    with pytest.raises(SystemExit):  # argparse: --resume and --overwrite exclude each other
+        parser.parse_args(["train", str(path), "--resume", "--overwrite"])
+    args = parser.parse_args(["train", str(path), "--out", str(run), "--overwrite"])
+    assert args.func(args) == 0
     assert {p.name for p in run.iterdir()} >= {"config.yaml", "metrics.jsonl", "checkpoint.pt"}
     assert load_config(run / "config.yaml").steps == 4
     assert load_checkpoint(run)["step"] == 4
@@ -293,20 +375,21 @@ def test_run_config_and_cli(tmp_path):
     other.optimizer.lr = 0.5
     with pytest.raises(ValueError, match="different configuration.*optimizer"):
         run_config(other, resume=True, out_dir=run)
-    specs = pytest.importorskip("neurocompare.model_specs")
-    rebuilt = specs.resolve_model(str(run / "checkpoint.pt")).model
+    from neurocompare.models import resolve_model
+
+    rebuilt = resolve_model(str(run / "checkpoint.pt")).model
     for k, v in res.model.state_dict().items():
         assert torch.equal(rebuilt.state_dict()[k], v.cpu()), k
 
 
-def test_progress_bar_shows_loss_and_throughput(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("NEUROCOMPARE_QUIET", "0")
-    train(nn.Linear(1, 1), lambda m, b: m(b).pow(2).mean(), lambda s: torch.ones(8, 1), steps=3, log_every=1,
-          progress=True)
+def test_progress_bar_shows_loss_and_throughput(tmp_path, capsys):
+    with set_options(progress=None):
+        train(nn.Linear(1, 1), lambda m, b: m(b).pow(2).mean(), lambda s: torch.ones(8, 1), steps=3, log_every=1,
+              progress=True)
     err = capsys.readouterr().err
     assert "loss=" in err and "items_s=" in err
-    monkeypatch.setenv("NEUROCOMPARE_QUIET", "1")
-    train(nn.Linear(1, 1), lambda m, b: m(b).pow(2).mean(), lambda s: torch.ones(8, 1), steps=3, progress=True)
+    with set_options(progress=False):  # the global switch (NEUROCOMPARE_QUIET=1) beats progress=True
+        train(nn.Linear(1, 1), lambda m, b: m(b).pow(2).mean(), lambda s: torch.ones(8, 1), steps=3, progress=True)
     assert capsys.readouterr().err == ""
 
 

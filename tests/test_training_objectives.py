@@ -233,9 +233,11 @@ def test_neural_alignment_raises_cka_and_validates():
     rdm_obj = NeuralAlignment(Supervised(), "1", stimuli, neural, method="rdm", batch_size=10)
     loss, metrics = rdm_obj(model, (x, y))
     assert "rdm_r" in metrics and loss.dim() == 0
-    with pytest.raises(ValueError, match="not found"):
-        with layer_output(model, "conv9"):
-            pass
+    with pytest.raises(ValueError, match=r"Unknown layer 'conv9'.*list_layers"):
+        layer_output(model, "conv9", stimuli)
+    # layer_output reads the hidden layer with its graph: the same values as running the layers by hand
+    hidden = layer_output(model, "1", stimuli)
+    assert hidden.requires_grad and torch.equal(hidden, model[1](model[0](stimuli)))
     with pytest.raises(ValueError, match="same number of stimuli"):
         NeuralAlignment(Supervised(), "1", stimuli, neural[:5])
     with pytest.raises(ValueError, match="must be one of"):
@@ -296,9 +298,53 @@ def test_image_folder(tmp_path):
         load_image_folder(tmp_path / "missing")
 
 
+def _write_idx(path, arr):
+    import gzip
+
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    data = header + arr.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+
+
+def test_read_mnist_on_tiny_files_and_the_data_dir_option(tmp_path):
+    from neurocompare._options import set_options
+    from neurocompare.training.data import read_mnist
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
+    labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    _write_idx(folder / "t10k-images-idx3-ubyte.gz", images)  # gzipped, and the dotted name style
+    _write_idx(folder / "t10k-labels.idx1-ubyte", labels)
+    got_x, got_y = read_mnist(folder, "test")
+    assert np.array_equal(got_x, images) and np.array_equal(got_y, labels)
+    # load_mnist: parent folder with mnist/ inside, from root= or from the data_dir option
+    x, y = load_mnist(tmp_path, "test")
+    assert x.dtype == torch.float32 and x.shape == (5, 1, 28, 28) and y.dtype == torch.int64
+    assert torch.equal(x[:, 0] * 255, torch.from_numpy(images.astype(np.float32)))
+    assert y.tolist() == [3, 1, 4, 1, 5]
+    with set_options(data_dir=tmp_path):
+        assert torch.equal(load_mnist(split="test")[0], x)
+    with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte.*Present"):
+        load_mnist(tmp_path, "train")
+    with pytest.raises(ValueError, match="split"):
+        load_mnist(tmp_path, "validation")
+    _write_idx(folder / "t10k-labels.idx1-ubyte", labels[:4])
+    with pytest.raises(ValueError, match=r"expected images \(n, 28, 28\) and labels \(n,\)"):
+        read_mnist(folder, "test")
+
+
 @pytest.mark.requires_data
 def test_load_mnist_real(data_root):
     x, y = load_mnist(data_root, "test")
     assert x.shape == (10000, 1, 28, 28) and y.shape == (10000,)
     assert float(x.min()) == 0.0 and float(x.max()) == 1.0
     assert torch.bincount(y).tolist()[:2] == [980, 1135]  # the published MNIST test-set class counts
+    # data_loaders.mnist checks the checksums and reads with the same reader: identical tensors
+    from data_loaders import mnist
+
+    xc, yc = mnist.load_tensors("test", root=data_root)
+    assert torch.equal(xc, x) and torch.equal(yc, y)
+    xs, ys = mnist.load_tensors("test", root=data_root, n=7)
+    assert torch.equal(xs, x[:7]) and torch.equal(ys, y[:7])

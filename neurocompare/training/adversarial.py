@@ -34,6 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurocompare._options import progress_enabled
+from neurocompare._seeding import torch_generator
+
 __all__ = ["pgd_attack", "robust_accuracy", "default_loss", "predict_labels"]
 
 _NORMS = ("linf", "l2")
@@ -219,7 +222,7 @@ def robust_accuracy(
     seed : int
         Seeds the random starts.
     progress : bool
-        tqdm bar over budgets (silent with ``NEUROCOMPARE_QUIET=1``).
+        tqdm bar over budgets (silenced by ``set_options(progress=False)`` / ``NEUROCOMPARE_QUIET=1``).
 
     Returns
     -------
@@ -237,8 +240,6 @@ def robust_accuracy(
         except StopIteration:
             device = torch.device("cpu")
     device = torch.device(device)
-    from neurocompare.training.loop import progress_enabled
-
     it = eps_list
     if progress_enabled(progress):
         from tqdm.auto import tqdm
@@ -247,7 +248,7 @@ def robust_accuracy(
     result: dict[float, float] = {}
     with _eval_mode(model):
         for eps in it:
-            gen = torch.Generator().manual_seed(int(seed))
+            gen = torch_generator(int(seed))
             correct, total = 0, 0
             for xb, yb in _iter_batches(data, int(batch_size)):
                 xb, yb = xb.to(device), yb.to(device)

@@ -8,10 +8,15 @@ A checkpoint is one ``torch.save`` file holding only tensors and plain Python va
 
 It is written to a temporary file in the same folder and renamed over the target
 (``os.replace``), so a crash while writing never leaves a half-written checkpoint.
+
+A run folder holds ``checkpoint.pt`` and ``metrics.jsonl`` (one JSON line per logged step).
+:func:`check_run_folder` refuses to start a new run over an old one, and
+:func:`truncate_metrics` drops the lines logged after the checkpoint a run resumes from.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tempfile
@@ -21,15 +26,109 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "get_rng_state", "set_rng_state", "seed_everything"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "METRICS_NAME",
+    "RunFolderError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "get_rng_state",
+    "set_rng_state",
+    "check_run_folder",
+    "truncate_metrics",
+]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+METRICS_NAME = "metrics.jsonl"
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python ``random``, numpy's global RNG and torch (CPU and all CUDA devices)."""
-    seed = int(seed)
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
+class RunFolderError(FileExistsError):
+    """The output folder already holds a training run and neither resume nor overwrite was asked for."""
+
+
+def check_run_folder(out: str | Path, *, resume: bool = False, overwrite: bool = False, remove: bool = True) -> bool:
+    """Check that a run may be written to ``out``; with ``overwrite``, delete the old run's files.
+
+    A folder holds a run when it contains ``checkpoint.pt`` or ``metrics.jsonl``.
+
+    Parameters
+    ----------
+    out : str or Path
+        The run folder (need not exist).
+    resume : bool
+        The caller will continue the run in ``out``: allowed.
+    overwrite : bool
+        The caller will replace the run in ``out``: allowed, and its checkpoint and metrics are
+        deleted now (when ``remove``), so a crash before the first new checkpoint cannot leave
+        the old run's checkpoint behind to be resumed.
+    remove : bool
+        Whether this process deletes the files (only rank 0 does under DDP).
+
+    Returns
+    -------
+    bool
+        True when ``out`` held a run.
+
+    Raises
+    ------
+    ValueError
+        Both ``resume`` and ``overwrite``.
+    RunFolderError
+        ``out`` holds a run and neither flag is set.
+    """
+    if resume and overwrite:
+        raise ValueError("Pass resume=True to continue the run in the folder or overwrite=True to replace it, not both.")
+    out = Path(out)
+    held = [name for name in (CHECKPOINT_NAME, METRICS_NAME) if (out / name).is_file()]
+    if held and not (resume or overwrite):
+        raise RunFolderError(
+            f"The output folder {str(out)!r} already holds a training run ({', '.join(held)}). Pass resume=True "
+            "(neurocompare train --resume) to continue it, overwrite=True (--overwrite) to replace it, or choose "
+            "another output folder."
+        )
+    if held and overwrite and remove:
+        for name in held:
+            (out / name).unlink()
+    return bool(held)
+
+
+def truncate_metrics(path: str | Path, step: int) -> int:
+    """Keep only the lines of a ``metrics.jsonl`` file whose ``step`` is at most ``step`` (atomically).
+
+    A run killed after its last checkpoint has logged steps it will log again when resumed from
+    that checkpoint; this drops them (and a torn last line, if the kill cut one).
+
+    Parameters
+    ----------
+    path : str or Path
+        The metrics file; nothing happens when it does not exist.
+    step : int
+        The step of the checkpoint the run resumes from.
+
+    Returns
+    -------
+    int
+        The number of lines dropped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+            keep = int(record["step"]) <= int(step)
+        except (ValueError, KeyError, TypeError):
+            keep = False
+        if keep:
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        os.replace(tmp, path)
+    return dropped
 
 
 def get_rng_state() -> dict[str, Any]:

@@ -17,8 +17,15 @@ Example YAML::
     seed: 0
     checkpoint_every: 100
 
+Field types are checked against the annotations when a config is built, from Python or from a
+file. YAML 1.1 (``yaml.safe_load``) reads ``lr: 1e-3`` as the *string* ``'1e-3'``; such numeric
+strings are converted to numbers for number fields, and any other mismatch (``steps: ten``,
+``shuffle: 3``) raises a ``TypeError`` that names the field, the expected type and the value.
+
 Examples
 --------
+>>> OptimizerConfig(lr="1e-3").lr
+0.001
 >>> cfg = TrainConfig(model="convnet_small", steps=10)
 >>> config_from_dict(config_to_dict(cfg)) == cfg
 True
@@ -30,6 +37,8 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+import types
+import typing
 from typing import Any, TypeVar, get_type_hints
 
 __all__ = [
@@ -47,6 +56,101 @@ T = TypeVar("T")
 _OPTIMIZERS = ("sgd", "adam", "adamw")
 _SCHEDULES = ("constant", "cosine", "step")
 _AMP = ("auto", "none", "bf16", "fp16")
+
+
+def _type_name(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    if hint is type(None):
+        return "None"
+    if origin is not None:
+        name = getattr(origin, "__name__", str(origin))
+        return f"{name}[{', '.join('...' if a is Ellipsis else _type_name(a) for a in args)}]" if args else name
+    return getattr(hint, "__name__", str(hint))
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """``value`` converted to the annotated type ``hint``; a clear ``TypeError`` when it cannot be.
+
+    Numbers written as strings (YAML 1.1 reads ``1e-3`` as a string) become numbers; ints are
+    accepted for floats and integral floats for ints; booleans are never taken for numbers.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, where)
+            except TypeError:
+                pass
+        raise _type_error(value, hint, where)
+    if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):
+            return value
+        if isinstance(value, dict):
+            return config_from_dict(value, hint)
+        raise _type_error(value, hint, where)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _type_error(value, hint, where)
+    if hint in (int, float):
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value.strip()) if hint is float else _int_from_text(value)
+            except ValueError:
+                raise _type_error(value, hint, where) from None
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise _type_error(value, hint, where)
+        if hint is int:
+            if isinstance(number, float) and not number.is_integer():
+                raise _type_error(value, hint, where)
+            return int(number)
+        return float(number)
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise _type_error(value, hint, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or (args and args[-1] is not Ellipsis and len(value) != len(args)):
+            raise _type_error(value, hint, where)
+        item_hints = [args[0]] * len(value) if args and args[-1] is Ellipsis else list(args)
+        return tuple(_coerce(v, h, f"{where}[{i}]") for i, (v, h) in enumerate(zip(value, item_hints)))
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise _type_error(value, hint, where)
+        return value
+    if origin is list or hint is list:
+        if not isinstance(value, (list, tuple)):
+            raise _type_error(value, hint, where)
+        return list(value)
+    return value
+
+
+def _int_from_text(text: str) -> int:
+    number = float(text.strip())
+    if not number.is_integer():
+        raise ValueError(text)
+    return int(number)
+
+
+def _type_error(value: Any, hint: Any, where: str) -> TypeError:
+    return TypeError(
+        f"{where} must be {_type_name(hint)}; got {value!r} ({type(value).__name__}). "
+        "Fix the value in the config (numbers unquoted, true/false for switches)."
+    )
+
+
+def _check_fields(cfg: Any) -> None:
+    """Coerce every field of the dataclass instance ``cfg`` to its annotation (in place)."""
+    hints = get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        setattr(cfg, f.name, _coerce(getattr(cfg, f.name), hints[f.name], f"{type(cfg).__name__}.{f.name}"))
 
 
 @dataclass
@@ -87,6 +191,7 @@ class OptimizerConfig:
     grad_clip: float | None = None
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         if self.name not in _OPTIMIZERS:
             raise ValueError(f"OptimizerConfig.name must be one of {_OPTIMIZERS}. Got {self.name!r} instead.")
         if self.schedule not in _SCHEDULES:
@@ -97,7 +202,6 @@ class OptimizerConfig:
             raise ValueError(f"OptimizerConfig.lr must be > 0. Got {self.lr!r} instead.")
         if self.warmup_steps < 0:
             raise ValueError(f"OptimizerConfig.warmup_steps must be >= 0. Got {self.warmup_steps!r}.")
-        self.betas = tuple(float(b) for b in self.betas)  # YAML/JSON give lists
 
 
 @dataclass
@@ -110,7 +214,8 @@ class DataConfig:
         A name from ``neurocompare.training.DATASETS.names()`` (``mnist``, ``colored_mnist``,
         ``image_folder``, ``synthetic_images``, ...).
     root : str or None
-        Data directory; ``None`` uses ``$NEUROCOMPARE_DATA`` where the dataset needs one.
+        Data directory; ``None`` uses the ``data_dir`` option (``nc.set_options(data_dir=...)`` or
+        ``$NEUROCOMPARE_DATA``) where the dataset needs one.
     batch_size : int
     shuffle : bool
     drop_last : bool
@@ -126,7 +231,8 @@ class DataConfig:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if int(self.batch_size) < 1:
+        _check_fields(self)
+        if self.batch_size < 1:
             raise ValueError(f"DataConfig.batch_size must be >= 1. Got {self.batch_size!r} instead.")
 
 
@@ -161,8 +267,9 @@ class TrainConfig:
         ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1``...
     out_dir : str
         Output folder for checkpoints, metrics and the resolved config.
-    progress : bool
-        Show a tqdm bar (also silenced by ``NEUROCOMPARE_QUIET=1``).
+    progress : bool or None
+        Show a tqdm bar (``None``: on a terminal only; ``set_options(progress=False)`` or
+        ``NEUROCOMPARE_QUIET=1`` silences it).
     """
 
     model: str = "convnet_small"
@@ -178,14 +285,15 @@ class TrainConfig:
     amp: str = "auto"
     device: str = "auto"
     out_dir: str = "runs/train"
-    progress: bool = True
+    progress: bool | None = None
 
     def __post_init__(self) -> None:
-        if int(self.steps) < 1:
+        _check_fields(self)
+        if self.steps < 1:
             raise ValueError(f"TrainConfig.steps must be >= 1. Got {self.steps!r} instead.")
         if self.amp not in _AMP:
             raise ValueError(f"TrainConfig.amp must be one of {_AMP}. Got {self.amp!r} instead.")
-        if int(self.checkpoint_every) < 0 or int(self.log_every) < 1:
+        if self.checkpoint_every < 0 or self.log_every < 1:
             raise ValueError(
                 "TrainConfig.checkpoint_every must be >= 0 and log_every >= 1. "
                 f"Got checkpoint_every={self.checkpoint_every!r}, log_every={self.log_every!r}."
@@ -207,6 +315,8 @@ def config_from_dict(data: dict[str, Any], cls: type[T] = TrainConfig) -> T:  # 
     ------
     ValueError
         When the dict has keys that are not fields of ``cls`` (the message lists the fields).
+    TypeError
+        When a value does not have its field's type (see the module docstring).
     """
     if not isinstance(data, dict):
         raise TypeError(f"A {cls.__name__} must be given as a mapping; got {type(data).__name__}.")
@@ -217,12 +327,7 @@ def config_from_dict(data: dict[str, Any], cls: type[T] = TrainConfig) -> T:  # 
         raise ValueError(
             f"Unknown {cls.__name__} key(s) {unknown}. Valid keys: {', '.join(names)}."
         )
-    kwargs = {}
-    for key, value in data.items():
-        hint = hints.get(key)
-        if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            value = config_from_dict(value, hint)
-        kwargs[key] = value
+    kwargs = {key: _coerce(value, hints[key], f"{cls.__name__}.{key}") for key, value in data.items()}
     return cls(**kwargs)
 
 

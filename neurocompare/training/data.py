@@ -6,8 +6,10 @@ Everything here returns plain tensors. Images are float32 in [0, 1] with dims
 :class:`Batches` is the iterable the training loop resumes exactly: its order in epoch ``e``
 depends only on ``(seed, e)``, and it shards itself across DDP ranks.
 
-The library does not import ``data_loaders``: the MNIST reader here parses the IDX files itself
-(``data_loaders.mnist`` offers the same with checksums).
+MNIST has one reader, :func:`read_mnist` (the IDX files of one split, via ``neurocompare.idx``).
+:func:`load_mnist` finds the files under the data root and converts them to tensors;
+``data_loaders.mnist`` verifies the files' checksums and calls the same reader (the library does
+not import ``data_loaders``).
 
 References
 ----------
@@ -25,12 +27,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from neurocompare._options import data_dir
+from neurocompare._seeding import torch_generator
 from neurocompare.idx import read_idx
 from neurocompare.registry import Registry
 
 __all__ = [
     "Batches",
     "read_idx",
+    "mnist_files",
+    "read_mnist",
+    "mnist_tensors",
     "load_mnist",
     "colored_mnist",
     "colored_mnist_environments",
@@ -116,7 +123,7 @@ class Batches:
     def _all_batches(self) -> list[torch.Tensor]:
         n = self.n_items
         if self.shuffle:
-            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            gen = torch_generator(self.seed * 1_000_003 + self.epoch)
             order = torch.randperm(n, generator=gen)
         else:
             order = torch.arange(n)
@@ -137,19 +144,7 @@ class Batches:
 # MNIST
 
 
-def _data_root(root: str | Path | None, sub: str) -> Path:
-    if root is None:
-        env = os.environ.get("NEUROCOMPARE_DATA")
-        if not env:
-            raise FileNotFoundError(
-                f"No data root given for {sub!r}: pass root=... or set NEUROCOMPARE_DATA to the folder "
-                f"that contains {sub}/."
-            )
-        root = Path(env)
-    root = Path(root)
-    if (root / sub).is_dir():
-        return root / sub
-    return root
+MNIST_SPLITS = {"train": "train", "test": "t10k"}
 
 
 def _find(folder: Path, stems: Sequence[str]) -> Path:
@@ -158,17 +153,87 @@ def _find(folder: Path, stems: Sequence[str]) -> Path:
             if cand.is_file():
                 return cand
     present = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-    raise FileNotFoundError(f"None of {list(stems)} found in {str(folder)!r}. Present: {present}.")
+    raise FileNotFoundError(
+        f"None of {list(stems)} (or .gz) found in {str(folder)!r}. Present: {present}. Point root (or "
+        "nc.set_options(data_dir=...) / NEUROCOMPARE_DATA) at the folder that holds mnist/."
+    )
+
+
+def mnist_files(folder: str | Path, split: str = "train") -> tuple[Path, Path]:
+    """The (images, labels) IDX files of one MNIST split in ``folder`` (plain or ``.gz``; both file-name styles).
+
+    Raises
+    ------
+    ValueError
+        An unknown split.
+    FileNotFoundError
+        A file is missing (the message lists what the folder holds).
+    """
+    if split not in MNIST_SPLITS:
+        raise ValueError(f"The 'split' parameter of MNIST readers must be one of {set(MNIST_SPLITS)}. Got {split!r} instead.")
+    folder, prefix = Path(folder), MNIST_SPLITS[split]
+    images = _find(folder, [f"{prefix}-images-idx3-ubyte", f"{prefix}-images.idx3-ubyte"])
+    labels = _find(folder, [f"{prefix}-labels-idx1-ubyte", f"{prefix}-labels.idx1-ubyte"])
+    return images, labels
+
+
+def read_mnist(folder: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Read one MNIST split from the IDX files in ``folder``: the one MNIST reader.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder that holds the IDX files (e.g. ``DATA/mnist``).
+    split : {'train', 'test'}
+
+    Returns
+    -------
+    images : numpy.ndarray
+        uint8, dims (image, row, column) = (n, 28, 28); n is 60,000 (train) or 10,000 (test).
+    labels : numpy.ndarray
+        uint8 digit classes 0-9, dims (image,).
+
+    Raises
+    ------
+    ValueError
+        Images and labels that do not match (a corrupt or mixed-up file).
+    """
+    image_path, label_path = mnist_files(folder, split)
+    images, labels = read_idx(image_path), read_idx(label_path)
+    if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"MNIST {split} in {str(folder)!r}: expected images (n, 28, 28) and labels (n,); got "
+            f"{images.shape} and {labels.shape}. Re-copy the IDX files."
+        )
+    return images, labels
+
+
+def mnist_tensors(images: np.ndarray, labels: np.ndarray, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST arrays as training tensors: float32 images in [0, 1] (image, 1, 28, 28), int64 labels (image,).
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        uint8, dims (image, row, column), as :func:`read_mnist` returns.
+    labels : numpy.ndarray
+        Dims (image,).
+    n : int, optional
+        Keep only the first ``n`` images.
+    """
+    if n is not None:
+        images, labels = images[: int(n)], labels[: int(n)]
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0).unsqueeze(1)
+    return x, torch.from_numpy(np.asarray(labels, dtype=np.int64))
 
 
 def load_mnist(root: str | Path | None = None, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
-    """Load MNIST from its IDX files.
+    """Load MNIST from its IDX files (no checksums; ``data_loaders.mnist.load_tensors`` checks them).
 
     Parameters
     ----------
     root : str or Path, optional
-        A folder holding the IDX files, or its parent with an ``mnist/`` subfolder. Default:
-        ``$NEUROCOMPARE_DATA``.
+        A folder holding the IDX files, or its parent with an ``mnist/`` subfolder. Default: the
+        ``data_dir`` option (``nc.set_options(data_dir=...)`` or ``$NEUROCOMPARE_DATA``).
     split : {'train', 'test'}
 
     Returns
@@ -178,14 +243,9 @@ def load_mnist(root: str | Path | None = None, split: str = "train") -> tuple[to
     labels : torch.Tensor
         int64, dims (image,).
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test'. Got {split!r} instead.")
-    folder = _data_root(root, "mnist")
-    prefix = "train" if split == "train" else "t10k"
-    img = read_idx(_find(folder, [f"{prefix}-images-idx3-ubyte", f"{prefix}-images.idx3-ubyte"]))
-    lab = read_idx(_find(folder, [f"{prefix}-labels-idx1-ubyte", f"{prefix}-labels.idx1-ubyte"]))
-    images = torch.from_numpy(img.astype(np.float32) / 255.0).unsqueeze(1)
-    return images, torch.from_numpy(lab.astype(np.int64))
+    base = data_dir(root)
+    folder = base / "mnist" if (base / "mnist").is_dir() else base
+    return mnist_tensors(*read_mnist(folder, split))
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,7 +298,7 @@ def colored_mnist(
         raise ValueError(f"images must have dims (image, 1, H, W); got shape {tuple(images.shape)}.")
     if digits.shape[0] != images.shape[0]:
         raise ValueError(f"{images.shape[0]} images but {digits.shape[0]} labels.")
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch_generator(int(seed))
     n = images.shape[0]
     x = images.float()
     if downsample:
@@ -271,7 +331,7 @@ def colored_mnist_environments(
         ``{"train": [(x, y), ...], "test": [(x, y)]}`` with x (image, 2, 14, 14), y (image,).
     """
     images, digits = load_mnist(root, "train")
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch_generator(int(seed))
     perm = torch.randperm(images.shape[0], generator=gen)
     images, digits = images[perm], digits[perm]
     n_train = min(int(n_train), images.shape[0] - 1)
@@ -361,7 +421,7 @@ def synthetic_images(
     labels : torch.Tensor
         int64, dims (image,).
     """
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch_generator(int(seed))
     labels = torch.randint(0, num_classes, (n,), generator=gen)
     coords = torch.linspace(-1, 1, size)
     yy, xx = torch.meshgrid(coords, coords, indexing="ij")

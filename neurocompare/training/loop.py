@@ -53,36 +53,23 @@ from typing import Any
 import torch
 from torch import nn
 
+from neurocompare._hooks import unwrap
+from neurocompare._options import progress_enabled
+from neurocompare._seeding import seed_everything
 from neurocompare.training.checkpoint import (
+    CHECKPOINT_NAME,
+    METRICS_NAME,
+    check_run_folder,
     get_rng_state,
     load_checkpoint,
     save_checkpoint,
-    seed_everything,
     set_rng_state,
+    truncate_metrics,
 )
-from neurocompare.training.config import (
-    OptimizerConfig,
-    TrainConfig,
-    config_from_dict,
-    config_to_dict,
-    load_config,
-    save_config,
-)
+from neurocompare.training.config import OptimizerConfig, config_from_dict, config_to_dict
 
-__all__ = [
-    "train",
-    "TrainResult",
-    "NonFiniteLossError",
-    "build_optimizer",
-    "resolve_device",
-    "unwrap_model",
-    "run_config",
-    "register_cli",
-    "progress_enabled",
-]
+__all__ = ["train", "TrainResult", "NonFiniteLossError", "build_optimizer"]
 
-CHECKPOINT_NAME = "checkpoint.pt"
-METRICS_NAME = "metrics.jsonl"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -116,12 +103,7 @@ class TrainResult:
     checkpoint: Path | None = None
 
 
-def progress_enabled(progress: bool) -> bool:
-    """True when a progress bar should be shown (``progress`` and not ``NEUROCOMPARE_QUIET=1``)."""
-    return bool(progress) and os.environ.get("NEUROCOMPARE_QUIET", "") not in ("1", "true", "True")
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
+def _training_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` -> ``cuda`` (this process's ``LOCAL_RANK`` under torchrun) when available, else ``cpu``."""
     if isinstance(device, torch.device):
         return device
@@ -133,11 +115,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available. Use device='cpu' or 'auto'.")
     return dev
-
-
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The underlying module of a ``DistributedDataParallel``/``DataParallel`` wrapper (else ``model``)."""
-    return model.module if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)) else model
 
 
 def build_optimizer(
@@ -244,10 +221,11 @@ def train(
     checkpoint_every: int = 0,
     log_every: int = 10,
     resume: bool = False,
+    overwrite: bool = False,
     seed: int | None = 0,
     amp: str = "auto",
     device: str | torch.device = "auto",
-    progress: bool = True,
+    progress: bool | None = None,
     config: Any = None,
     callback: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
@@ -275,7 +253,13 @@ def train(
     log_every : int
         Log averaged metrics every this many steps.
     resume : bool
-        Continue from ``out_dir/checkpoint.pt`` when it exists (else start fresh).
+        Continue from ``out_dir/checkpoint.pt`` when it exists (else start fresh). Lines of
+        ``metrics.jsonl`` past the checkpoint's step (logged after it, before an interruption)
+        are dropped, so every step is logged once.
+    overwrite : bool
+        Replace a run already in ``out_dir`` (its checkpoint and metrics are deleted first).
+        Without ``resume`` or ``overwrite``, an ``out_dir`` that already holds a run is refused
+        (:class:`~neurocompare.training.checkpoint.RunFolderError`).
     seed : int or None
         Seeds torch/numpy/python at the start of a fresh run (ignored on resume: the checkpoint's
         RNG states are restored instead). ``None`` leaves the RNGs alone.
@@ -283,11 +267,12 @@ def train(
         Mixed precision on CUDA (``auto`` = bf16 where supported, else fp16 with a grad scaler).
         Ignored on CPU.
     device : str or torch.device
-    progress : bool
-        tqdm bar with the loss and throughput (items/s); silent when ``NEUROCOMPARE_QUIET=1``.
+    progress : bool or None
+        tqdm bar with the loss and throughput (items/s). ``None``: on a terminal only;
+        ``set_options(progress=False)`` (or ``NEUROCOMPARE_QUIET=1``) silences it always.
     config : dataclass or dict, optional
         Stored in the checkpoint (as a plain dict) for the record; with a :class:`TrainConfig`,
-        ``neurocompare.model_specs.resolve_model("OUT/checkpoint.pt")`` rebuilds the model from it.
+        ``neurocompare.models.resolve_model("OUT/checkpoint.pt")`` rebuilds the model from it.
     callback : callable, optional
         ``callback(step, metrics)`` after every logged step.
 
@@ -297,6 +282,9 @@ def train(
 
     Raises
     ------
+    RunFolderError
+        ``out_dir`` already holds a run (``checkpoint.pt`` or ``metrics.jsonl``) and neither
+        ``resume`` nor ``overwrite`` is set.
     NonFiniteLossError
         When the loss is NaN or infinite. Nothing is written for that step: the last checkpoint
         on disk is the last good one.
@@ -317,12 +305,14 @@ def train(
         raise ValueError(f"amp must be one of ('auto', 'none', 'bf16', 'fp16'). Got {amp!r} instead.")
 
     is_dist, rank, world = _distributed()
-    device = resolve_device(device)
+    device = _training_device(device)
     if is_dist and device.type == "cuda":
         torch.cuda.set_device(device)
     main = rank == 0
     out = Path(out_dir) if out_dir is not None else None
     ckpt_path = out / CHECKPOINT_NAME if out is not None else None
+    if out is not None:
+        check_run_folder(out, resume=resume, overwrite=overwrite, remove=main)
 
     model.to(device)
     obj_params: list[nn.Parameter] = []
@@ -362,6 +352,8 @@ def train(
         step, epoch, batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
         set_rng_state(state["rng"])
         resumed = True
+        if main:
+            truncate_metrics(out / METRICS_NAME, step)
     elif seed is not None:
         seed_everything(int(seed) + rank)
 
@@ -553,86 +545,3 @@ def _plain_config(config: Any) -> Any:
     if dataclasses.is_dataclass(config):
         return config_to_dict(config)
     return json.loads(json.dumps(config, default=str))
-
-
-# --------------------------------------------------------------------------------------------
-# Config-driven runs and the CLI
-
-
-def run_config(cfg: TrainConfig | dict | str | Path, *, resume: bool = False, out_dir: str | Path | None = None) -> TrainResult:
-    """Build model, objective and data from a :class:`TrainConfig` (or its file) and train.
-
-    The resolved config is written to ``OUT/config.yaml``.
-
-    Parameters
-    ----------
-    cfg : TrainConfig, dict, or path to a YAML/JSON file
-    resume : bool
-        Continue from ``OUT/checkpoint.pt`` if present.
-    out_dir : str or Path, optional
-        Overrides ``cfg.out_dir``.
-    """
-    from neurocompare.models import build_model
-    from neurocompare.training.data import DATASETS
-    from neurocompare.training.objectives import OBJECTIVES
-
-    if isinstance(cfg, (str, Path)):
-        cfg = load_config(cfg)
-    elif isinstance(cfg, dict):
-        cfg = config_from_dict(cfg)
-    if not isinstance(cfg, TrainConfig):
-        raise TypeError(f"cfg must be a TrainConfig, a dict or a config file path; got {type(cfg).__name__}.")
-    if out_dir is not None:
-        cfg.out_dir = str(out_dir)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
-    seed_everything(cfg.seed)
-    model_kwargs = dict(cfg.model_kwargs)
-    model_kwargs.setdefault("seed", cfg.seed)
-    try:
-        model = build_model(cfg.model, **model_kwargs)
-    except TypeError:
-        model_kwargs.pop("seed")
-        model = build_model(cfg.model, **model_kwargs)
-    objective = OBJECTIVES.get(cfg.objective)(**cfg.objective_kwargs)
-    data = DATASETS.get(cfg.data.name)(cfg.data, seed=cfg.seed)
-    return train(
-        model,
-        objective,
-        data,
-        optimizer=cfg.optimizer,
-        steps=cfg.steps,
-        out_dir=out,
-        checkpoint_every=cfg.checkpoint_every,
-        log_every=cfg.log_every,
-        resume=resume,
-        seed=cfg.seed,
-        amp=cfg.amp,
-        device=cfg.device,
-        progress=cfg.progress,
-        config=cfg,
-    )
-
-
-def _cli_train(args: Any) -> int:
-    result = run_config(args.config, resume=args.resume, out_dir=args.out)
-    last = result.history[-1] if result.history else {}
-    summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float))
-    print(f"trained {result.step} steps -> {result.out_dir}  ({summary})")
-    return 0
-
-
-def register_cli(subparsers: Any) -> Any:
-    """Add ``neurocompare train CONFIG [--resume] [--out DIR]`` to an argparse subparsers object."""
-    p = subparsers.add_parser(
-        "train",
-        help="train a model from a YAML/JSON config (checkpoints, exact resume, metrics.jsonl)",
-        description="Train a registered model with a registered objective and dataset, as described "
-        "by a YAML/JSON TrainConfig. Writes OUT/config.yaml, OUT/metrics.jsonl and OUT/checkpoint.pt.",
-    )
-    p.add_argument("config", help="path to a .yaml/.yml/.json TrainConfig")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
-    p.add_argument("--out", default=None, help="output folder (overrides out_dir in the config)")
-    p.set_defaults(func=_cli_train)
-    return p

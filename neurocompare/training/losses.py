@@ -5,8 +5,9 @@ Each term is tested on its own (``tests/test_losses.py``):
 - :func:`nt_xent` — SimCLR's normalised-temperature cross-entropy (InfoNCE over 2N views);
 - :func:`vicreg_loss` — variance–invariance–covariance regularisation;
 - :func:`irm_penalty` — IRMv1's squared gradient of the risk w.r.t. a dummy classifier scale;
-- :func:`linear_cka` (differentiable), :func:`cka_alignment_loss` — Dapello et al.'s
-  ``log(1 − CKA)`` term between a model layer and recorded responses;
+- :func:`linear_cka` (differentiable; the similarity package's ``cka_linear_torch``),
+  :func:`cka_alignment_loss` — Dapello et al.'s ``log(1 − CKA)`` term between a model layer and
+  recorded responses;
 - :func:`rdm_alignment_loss` — the RDM-matching variant (1 − Pearson r between RDMs).
 
 References
@@ -178,16 +179,13 @@ def _risk(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, y)
 
 
-def _center_gram(x: torch.Tensor) -> torch.Tensor:
-    xc = x - x.mean(dim=0, keepdim=True)
-    return xc @ xc.T
-
-
-def linear_cka(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+def linear_cka(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Differentiable linear CKA between two representations of the same stimuli.
 
-    ``CKA = ‖Ycᵀ Xc‖²_F / (‖Xcᵀ Xc‖_F ‖Ycᵀ Yc‖_F)`` with column-centred ``Xc``, ``Yc``, computed
-    in the (stimulus × stimulus) Gram form.
+    ``CKA = ‖Ycᵀ Xc‖²_F / (‖Xcᵀ Xc‖_F ‖Ycᵀ Yc‖_F)`` with column-centred ``Xc``, ``Yc``. This is
+    ``neurocompare.similarity.cka_linear_torch`` (the project's one implementation) computed in
+    at least float32 (half-precision activations under AMP are promoted), with ``y`` moved to
+    ``x``'s device.
 
     Parameters
     ----------
@@ -201,36 +199,19 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-12) -> torch.Te
     torch.Tensor
         Scalar in [0, 1]; 1 when ``y`` is an isotropic scaling/rotation of ``x``.
 
-    Notes
-    -----
-    Delegates to ``neurocompare.similarity.cka.cka_linear_torch`` (the project's implementation)
-    when it is importable, else to a local Gram-form copy, :func:`_linear_cka_local`; a test
-    checks that the two agree.
+    Raises
+    ------
+    ValueError
+        Different numbers of stimuli, fewer than 4 stimuli, or a side without variance.
     """
-    try:
-        from neurocompare.similarity.cka import cka_linear_torch
-    except ImportError:  # pragma: no cover - the similarity package ships with neurocompare
-        return _linear_cka_local(x, y, eps)
-    x = x.reshape(x.shape[0], -1).float()
-    y = y.reshape(y.shape[0], -1).float().to(x.device)
+    from neurocompare.similarity import cka_linear_torch
+
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same stimuli (rows); got {x.shape[0]} and {y.shape[0]}.")
-    if x.shape[0] < 4:
-        return _linear_cka_local(x, y, eps)
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    x = x.reshape(x.shape[0], -1).to(dtype)
+    y = y.reshape(y.shape[0], -1).to(x.device, dtype)
     return cka_linear_torch(x, y)
-
-
-def _linear_cka_local(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """Linear CKA in the Gram form (stimulus × stimulus), dims as in :func:`linear_cka`."""
-    x = x.reshape(x.shape[0], -1).float()
-    y = y.reshape(y.shape[0], -1).float()
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same stimuli (rows); got {x.shape[0]} and {y.shape[0]}.")
-    if x.shape[0] < 2:
-        raise ValueError("linear_cka needs at least 2 stimuli.")
-    k, l = _center_gram(x), _center_gram(y.to(x.device))
-    hsic = (k * l).sum()
-    return hsic / (torch.sqrt((k * k).sum() * (l * l).sum()) + eps)
 
 
 def cka_alignment_loss(features: torch.Tensor, neural: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

@@ -16,18 +16,18 @@ irm            (x, y, env)                                  mean env risk + w(st
 neural stimuli and responses, so it is built in Python rather than from a config file.
 
 Objectives are ``nn.Module``s: parameters they own (projection heads) are trained and
-checkpointed with the model.
+checkpointed with the model. Hidden layers are read through the project's one hook engine
+(:class:`neurocompare._hooks.LayerHooks`, gradients kept), via :func:`layer_output`.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
+from neurocompare._hooks import LayerHooks, unwrap
 from neurocompare.registry import Registry
 from neurocompare.training.adversarial import default_loss, pgd_attack, predict_labels
 from neurocompare.training.augment import SimCLRAugment
@@ -55,39 +55,33 @@ __all__ = [
 OBJECTIVES = Registry("objective")
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)) else model
+def layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
+    """The output of the submodule ``layer`` when ``model`` runs on ``x``, with its autograd graph.
 
+    The whole forward pass runs (batch-norm statistics of later layers update as in a plain
+    ``model(x)``); a DDP wrapper is looked through for the layer names.
 
-@contextlib.contextmanager
-def layer_output(model: nn.Module, layer: str) -> Iterator[dict[str, torch.Tensor]]:
-    """Capture the output of the submodule named ``layer`` during forward passes inside the block.
+    Parameters
+    ----------
+    model : nn.Module
+    layer : str
+        A submodule name (see ``neurocompare.list_layers``).
+    x : torch.Tensor
+        Model input, dims (sample, ...).
 
-    Yields a dict whose ``"out"`` entry holds the last output (with gradients).
+    Returns
+    -------
+    torch.Tensor
+        The layer's output (the first tensor of a tuple output), dims (sample, ...); recurrent
+        layers that are not ``batch_first`` come back as (sample, time, hidden).
 
     Raises
     ------
     ValueError
-        If ``layer`` is not a submodule name (lists a few; see ``neurocompare.list_layers``).
+        ``layer`` is not a submodule, or the forward pass did not call it.
     """
-    base = _unwrap(model)
-    names = dict(base.named_modules())
-    if layer not in names:
-        options = [n for n in names if n][:30]
-        raise ValueError(
-            f"Layer {layer!r} not found in {type(base).__name__}. Some layers: {', '.join(options)}. "
-            "Hint: use neurocompare.list_layers(model)."
-        )
-    store: dict[str, torch.Tensor] = {}
-
-    def hook(_m: nn.Module, _i: Any, out: Any) -> None:
-        store["out"] = out[0] if isinstance(out, (tuple, list)) else out
-
-    handle = names[layer].register_forward_hook(hook)
-    try:
-        yield store
-    finally:
-        handle.remove()
+    with LayerHooks(model, [layer], detach=False) as hooks:
+        return hooks.run(x)[layer]
 
 
 def projection_head(in_dim: int, hidden_dim: int = 512, out_dim: int = 128) -> nn.Module:
@@ -154,12 +148,7 @@ class _TwoView(nn.Module):
         self.augment = augment if augment is not None else SimCLRAugment(image_size, scale=tuple(crop_scale), blur=blur)
 
     def embed(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self.layer is None:
-            h = model(x)
-        else:
-            with layer_output(model, self.layer) as store:
-                model(x)
-            h = store["out"]
+        h = model(x) if self.layer is None else layer_output(model, self.layer, x)
         return self.head(h.reshape(h.shape[0], -1))
 
     def views(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -323,7 +312,7 @@ class IRM(nn.Module):
         w = self.current_weight()
         loss = risk + w * penalty
         if self.l2:
-            loss = loss + self.l2 * sum(p.pow(2).sum() for p in _unwrap(model).parameters())
+            loss = loss + self.l2 * sum(p.pow(2).sum() for p in unwrap(model).parameters())
         if w > 1.0:
             loss = loss / w
         return loss, {"risk": risk.detach(), "penalty": penalty.detach(), "accuracy": _accuracy(out, y),
@@ -405,9 +394,7 @@ class NeuralAlignment(nn.Module):
         stim, resp = getattr(self, f"stimuli_{session}"), getattr(self, f"responses_{session}")
         s = stim if idx is None else stim[idx]
         r = resp if idx is None else resp[idx]
-        with layer_output(model, self.layer) as store:
-            model(s)
-        feats = store["out"].reshape(s.shape[0], -1)
+        feats = layer_output(model, self.layer, s).reshape(s.shape[0], -1)
         if self.method == "cka":
             loss = cka_alignment_loss(feats, r)
             sim = linear_cka(feats.detach(), r)
