@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -56,8 +55,9 @@ import torch
 
 import neurocompare
 from neurocompare import gridcells as gc
+from neurocompare._options import get_options, progress_enabled
+from neurocompare.gridcells import random_walks, trajectory_segments
 from neurocompare.models.path_integration import PathIntegrator, PlaceCells, permuted_batch, place_cell_loss, ssl_grid_loss
-from neurocompare.trajectories import random_walks, trajectory_segments
 from neurocompare.provenance import git_commit
 
 BOX = ((-1.1, 1.1), (-1.1, 1.1))
@@ -125,7 +125,7 @@ def _train(model, objective, data, steps, lr, weight_decay, out_dir, seed, check
     if train is not None:
         res = train(model, objective, lambda step: data(step), optimizer=OptimizerConfig(name="adam", lr=lr, weight_decay=weight_decay, grad_clip=1.0),
                     steps=steps, out_dir=out_dir, checkpoint_every=checkpoint_every, log_every=max(steps // 20, 1), resume=True, seed=seed,
-                    device=device, progress=os.environ.get("NEUROCOMPARE_QUIET") != "1")
+                    device=device, progress=progress_enabled())
         return res
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     for step in range(steps):
@@ -406,7 +406,7 @@ def main(argv=None) -> int:
     p.add_argument("--sup-steps", type=int, default=None)
     p.add_argument("--ssl-steps", type=int, default=None)
     args = p.parse_args(argv)
-    data = args.data or os.environ.get("NEUROCOMPARE_DATA")
+    data = args.data or (str(get_options()["data_dir"]) if get_options()["data_dir"] is not None else None)
     if data is None:
         guess = Path(__file__).resolve().parents[2] / "shared" / "data"
         data = str(guess) if guess.is_dir() else None

@@ -14,6 +14,7 @@ from scipy import ndimage
 from scipy.stats import spearmanr
 
 from neurocompare import gridcells as gc
+from neurocompare.cli import main as cli_main
 
 VARIANTS = ("sargolini", "banino")
 
@@ -371,13 +372,16 @@ def test_sargolini_grid_cell_is_grid_like(data_root):
 def test_cli_gridscore_on_npz(tmp_path, capsys):
     maps = gc.hexagonal_grid_maps(3, size=30, spacing=9, seed=0)
     np.savez(tmp_path / "maps.npz", rate_maps=maps)
-    assert gc._main(["gridscore", str(tmp_path / "maps.npz")]) == 0
+    assert cli_main(["gridscore", str(tmp_path / "maps.npz")]) == 0
     out = capsys.readouterr().out
     assert "sargolini" in out and out.count("rate_maps[") == 3
-    assert gc._main(["gridscore", str(tmp_path / "missing.npz")]) == 2
+    # errors: one line on stderr and exit status 1 (the CLI package's convention; the old
+    # `python -m neurocompare.gridcells` entry point returned 2 and printed to stdout)
+    assert cli_main(["gridscore", str(tmp_path / "missing.npz")]) == 1
+    assert "does not exist" in capsys.readouterr().err
     np.savez(tmp_path / "bad.npz", other=np.ones(3))
-    assert gc._main(["gridscore", str(tmp_path / "bad.npz")]) == 2
-    assert "none of the keys" in capsys.readouterr().out
+    assert cli_main(["gridscore", str(tmp_path / "bad.npz")]) == 1
+    assert "none of the keys" in capsys.readouterr().err
 
 
 @pytest.mark.requires_data
@@ -402,12 +406,16 @@ def test_cli_gridscore_on_spikes_and_positions(tmp_path, capsys):
     p_spike = 0.05 * rate[ix[:, 1], ix[:, 0]]
     spikes = pos[rng.random(len(pos)) < p_spike]
     np.savez(tmp_path / "spikes.npz", spike_positions=spikes, spike_offsets=np.array([0, len(spikes)]), positions=pos, dt=0.02)
-    assert gc._main(["gridscore", str(tmp_path / "spikes.npz"), "--bins", "40", "--sigma", "1"]) == 0
+    assert cli_main(["gridscore", str(tmp_path / "spikes.npz"), "--bins", "40", "--sigma", "1"]) == 0
     line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("unit0")][0]
     assert float(line.split()[1]) > 0.8  # sargolini gridness column
     np.savez(tmp_path / "nodt.npz", spike_positions=spikes, positions=pos)
-    assert gc._main(["gridscore", str(tmp_path / "nodt.npz")]) == 2
-    assert "dt" in capsys.readouterr().out
+    assert cli_main(["gridscore", str(tmp_path / "nodt.npz")]) == 1
+    assert "dt" in capsys.readouterr().err
+    # positions stored as (2, time) are refused with the transpose hint, not binned as garbage
+    np.savez(tmp_path / "transposed.npz", spike_positions=spikes, positions=pos.T.copy(), dt=0.02)
+    assert cli_main(["gridscore", str(tmp_path / "transposed.npz")]) == 1
+    assert "transpose" in capsys.readouterr().err
 
 
 def test_detect_modules_ignores_lone_units():
@@ -421,16 +429,14 @@ def test_chunked_batches_equal_one_batch(hexagons, monkeypatch):
     maps = np.concatenate([hexagons[0][:10], _random_fields(5, seed=9)])
     full = {v: gc.gridness(maps, v) for v in VARIANTS}
     sacs = gc.autocorrelogram(maps)
-    monkeypatch.setattr(gc, "_CHUNK", 4)
+    monkeypatch.setattr(gc._checks, "CHUNK", 4)
     for v in VARIANTS:
         np.testing.assert_array_equal(gc.gridness(maps, v), full[v])
     np.testing.assert_array_equal(gc.autocorrelogram(maps), sacs)
 
 
 def test_shuffle_threshold_separates_grid_from_noise():
-    from neurocompare.trajectories import random_walks
-
-    tr = random_walks(1, 10_000, box=((0, 1), (0, 1)), seed=0)
+    tr = gc.random_walks(1, 10_000, box=((0, 1), (0, 1)), seed=0)
     pos = tr.position[0, 1:]
     rate = gc.hexagonal_grid_maps(1, size=30, spacing=9, seed=0)[0]
     ix = np.minimum((pos * 30).astype(int), 29)
@@ -442,3 +448,63 @@ def test_shuffle_threshold_separates_grid_from_noise():
     assert res["gridness"][1] < res["threshold"][1]  # noise does not pass its own null
     with pytest.raises(ValueError, match="min_shift"):
         gc.gridness_shuffle_threshold(act[:10], pos[:10], bins=5, min_shift=6)
+
+
+# ---------------------------------------------------------------- positions: one convention, checked
+
+
+def test_spike_rate_maps_refuses_transposed_positions():
+    # a (2, n) array used to be reshaped to (n, 2), pairing x with x: a wrong map that looks right
+    rng = np.random.default_rng(0)
+    pos = rng.uniform(0, 1, (5_000, 2))
+    spikes = pos[rng.random(len(pos)) < 0.1]
+    box = ((0, 1), (0, 1))
+    with pytest.raises(ValueError, match=r"\(2, time\).*transpose"):
+        gc.spike_rate_maps(spikes.T, pos, dt=0.02, bins=8, box=box)
+    with pytest.raises(ValueError, match=r"\(2, time\).*transpose"):
+        gc.spike_rate_maps(spikes, pos.T, dt=0.02, bins=8, box=box)
+    with pytest.raises(ValueError, match="unit 1"):
+        gc.spike_rate_maps([spikes, spikes.T], pos, dt=0.02, bins=8, box=box)
+    with pytest.raises(ValueError, match=r"\(2, time\).*transpose"):
+        gc.rate_maps(np.ones(len(pos)), pos.T, bins=8, box=box)
+    # the correct orientation, an empty unit and a unit with a NaN spike
+    m = gc.spike_rate_maps([spikes, np.zeros((0, 2)), []], pos, dt=0.02, bins=8, box=box, sigma=0)
+    assert m.shape == (3, 8, 8)
+    np.testing.assert_array_equal(m[1][np.isfinite(m[1])], 0.0)
+    with pytest.raises(ValueError, match="non-finite"):
+        gc.spike_rate_maps(np.array([[0.5, np.nan]]), pos, dt=0.02, bins=8, box=box)
+
+
+def test_recorded_trajectory_dataarray_is_read_by_dim_name():
+    xr = pytest.importorskip("xarray")
+    rng = np.random.default_rng(1)
+    pos = rng.uniform(0, 1, (3_000, 2))
+    act = np.stack([pos[:, 0], pos[:, 1] ** 2], axis=1)
+    box = ((0, 1), (0, 1))
+    ref = gc.rate_maps(act, pos, bins=6, box=box)
+    da = xr.DataArray(pos, dims=("time", "space"), coords={"time": np.arange(3_000) * 0.02, "space": ["x", "y"]})
+    np.testing.assert_array_equal(gc.rate_maps(act, da, bins=6, box=box), ref)
+    # the same trajectory stored (space, time), or with space listed as (y, x): same maps
+    np.testing.assert_array_equal(gc.rate_maps(act, da.transpose("space", "time"), bins=6, box=box), ref)
+    flipped = xr.DataArray(pos[:, ::-1], dims=("time", "space"), coords={"space": ["y", "x"]})
+    np.testing.assert_array_equal(gc.rate_maps(act, flipped, bins=6, box=box), ref)
+    with pytest.raises(ValueError, match=r"\['x', 'y'\]"):
+        gc.rate_maps(act, da.assign_coords(space=["a", "b"]), bins=6, box=box)
+    # spikes as the Dataset data_loaders.sargolini2006.load_gridcell() returns (x, y variables)
+    spikes = pos[::10]
+    ds = xr.Dataset({"x": ("spike", spikes[:, 0]), "y": ("spike", spikes[:, 1])})
+    np.testing.assert_array_equal(
+        gc.spike_rate_maps(ds, da, dt=0.02, bins=6, box=box), gc.spike_rate_maps(spikes, pos, dt=0.02, bins=6, box=box)
+    )
+
+
+def test_package_layout_and_public_names():
+    # every public name resolves, and the old module paths are gone (no shims before 1.0)
+    import importlib
+
+    for name in gc.__all__:
+        assert getattr(gc, name) is not None, name
+    for old in ("neurocompare.trajectories", "neurocompare.gridcells.gridcells"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(old)
+    assert not hasattr(gc, "register_cli") and not hasattr(gc, "_main")

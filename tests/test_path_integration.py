@@ -13,9 +13,9 @@ from neurocompare.models.path_integration import (
     norm_relu,
     permuted_batch,
     place_cell_loss,
-    rate_maps_from_checkpoint,
     ssl_grid_loss,
 )
+from neurocompare.gridcells import model_rate_maps, random_walks, rate_maps_from_checkpoint
 
 BOX = ((-1.1, 1.1), (-1.1, 1.1))
 
@@ -109,8 +109,6 @@ def test_permuted_batch_shares_start_and_end():
 
 
 def _walk(n, t, seed):
-    from neurocompare.trajectories import random_walks
-
     tr = random_walks(n, t, box=BOX, seed=seed)
     return torch.as_tensor(tr.velocity, dtype=torch.float32), torch.as_tensor(tr.position, dtype=torch.float32)
 
@@ -170,9 +168,9 @@ def test_checkpoint_to_rate_maps_and_cli(tmp_path, capsys):
                 "place_cells": {"n": 8, "sigma": 0.12, "box": BOX, "kind": "dog", "seed": 0}, "box": BOX}, ckpt)
     maps = rate_maps_from_checkpoint(ckpt, bins=12, n_traj=20, steps=30)
     assert maps.shape == (10, 12, 12)
-    from neurocompare import gridcells as gc
+    from neurocompare.cli import main as cli_main
 
-    assert gc._main(["gridscore", str(ckpt), "--bins", "12"]) == 0
+    assert cli_main(["gridscore", str(ckpt), "--bins", "12"]) == 0
     assert "unit9" in capsys.readouterr().out
     torch.save({"weights": 1}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="not a path-integrator checkpoint"):
@@ -190,3 +188,44 @@ def test_cuda_forward_matches_cpu():
     pc = PlaceCells(32, 0.2, BOX, seed=0)
     pos = torch.rand(5, 2)
     torch.testing.assert_close(pc(pos.cuda()).cpu(), pc(pos), atol=1e-6, rtol=1e-5)
+
+
+def test_builders_are_seeded_without_touching_the_global_rng():
+    # same weights as the old global torch.manual_seed(seed) scheme, and the caller's RNG state is kept
+    for name, cell, n_place, act in (("path_integrator_gru", "gru", 5, "relu"), ("ssl_path_integrator", "rnn", None, "norm_relu")):
+        torch.manual_seed(3)
+        reference = PathIntegrator(cell, 8, n_place, act).state_dict()
+        torch.manual_seed(123)
+        before = torch.random.get_rng_state()
+        net = build_model(name, n_hidden=8, n_place=5, seed=3)
+        assert torch.equal(torch.random.get_rng_state(), before)
+        for key, value in net.state_dict().items():
+            assert torch.equal(value, reference[key]), (name, key)
+
+
+def test_model_rate_maps_hidden_layer_and_checkpoint_agree(tmp_path):
+    net = build_model("path_integrator_rnn", n_hidden=6, n_place=8, seed=1).eval()
+    pc = PlaceCells(8, 0.12, BOX, kind="dog", seed=0)
+    tr = random_walks(20, 30, box=BOX, seed=0)
+    maps, act, pos = model_rate_maps(net, tr, place_cells=pc, bins=12, return_activity=True)
+    assert maps.shape == (6, 12, 12) and act.shape == (600, 6) and pos.shape == (600, 2)
+    # step t is binned where the walker is after it: position[:, t + 1]
+    np.testing.assert_array_equal(pos, tr.position[:, 1:].reshape(-1, 2))
+    with torch.no_grad():
+        h = net.hidden(torch.as_tensor(tr.velocity, dtype=torch.float32), pc(torch.as_tensor(tr.position[:, 0], dtype=torch.float32)))
+    np.testing.assert_array_equal(act, h.reshape(-1, 6).double().numpy())
+    # recording the recurrent submodule through the hook engine gives the same maps
+    np.testing.assert_array_equal(model_rate_maps(net, tr, place_cells=pc, layer="rnn", bins=12), maps)
+    # a checkpoint of the same net, driven by the same seeded walks, gives the same maps
+    ckpt = tmp_path / "pi.pt"
+    torch.save({"model_state": net.state_dict(), "model_kwargs": {"cell": "rnn", "n_hidden": 6, "n_place": 8, "activation": "relu"},
+                "place_cells": {"n": 8, "sigma": 0.12, "box": BOX, "kind": "dog", "seed": 0}, "box": BOX}, ckpt)
+    np.testing.assert_array_equal(rate_maps_from_checkpoint(ckpt, bins=12, n_traj=20, steps=30, seed=0), maps)
+    with pytest.raises(TypeError, match="Trajectories"):
+        model_rate_maps(net, tr.position, bins=12)
+    class Pooled(torch.nn.Module):  # forgets the time axis: its activity cannot be binned by position
+        def forward(self, v):
+            return v.sum(1)
+
+    with pytest.raises(ValueError, match=r"\(trajectory, time, unit\)"):
+        model_rate_maps(Pooled(), tr, bins=12)

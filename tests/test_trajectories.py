@@ -1,11 +1,11 @@
-"""Tests for neurocompare.trajectories: integration identity, speed/turn statistics, walls, real data."""
+"""Tests for neurocompare.gridcells trajectories (the one trajectory type): integration identity, speed/turn statistics, walls, real data."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from neurocompare.trajectories import random_walks, trajectory_segments
+from neurocompare.gridcells import Trajectories, random_walks, trajectory_segments
 
 
 def test_shapes_and_integration_identity():
@@ -82,3 +82,51 @@ def test_real_sargolini_trajectories_drive_segments(data_root):
     # real rat speeds: median a few cm/s to tens of cm/s in the original 1 m box
     med = np.median(seg.speed) / 2.2
     assert 0.02 < med < 0.4
+
+
+# ---------------------------------------------------------------- one type, converted at the edges
+
+
+def test_from_positions_matches_segments_and_round_trips_dataarray():
+    xr = pytest.importorskip("xarray")
+    t = np.arange(501) * 0.02
+    pos = np.stack([0.4 * np.cos(t), 0.3 * np.sin(2 * t)], axis=1)
+    recorded = xr.DataArray(pos, dims=("time", "space"), coords={"time": t, "space": ["x", "y"]})
+    one = Trajectories.from_positions(recorded)  # dt from the time coord
+    assert len(one) == 1 and one.n_steps == 500 and one.dt == pytest.approx(0.02)
+    seg = trajectory_segments(pos, 500, dt=0.02)  # the same path cut as one segment
+    np.testing.assert_array_equal(one.position, seg.position)
+    # dt read from the time coord is 0.02 up to rounding (a few eps), so derived fields agree to
+    # that relative precision: 1e-12 leaves a wide margin over float64 eps (2.2e-16)
+    for field in ("velocity", "speed", "head_direction"):
+        np.testing.assert_allclose(getattr(one, field), getattr(seg, field), rtol=1e-12, atol=1e-12)
+    assert one.box == seg.box
+    # (space, time) storage is read by dim name
+    np.testing.assert_array_equal(Trajectories.from_positions(recorded.transpose("space", "time")).position, one.position)
+    # to_dataarray -> from_positions keeps positions, velocities, dt and box exactly
+    tr = random_walks(3, 40, box=((0, 1), (0, 2)), seed=2)
+    da = tr.to_dataarray()
+    assert da.dims == ("trajectory", "time", "space") and da.sizes["time"] == 41
+    back = Trajectories.from_positions(da, box=tr.box)
+    np.testing.assert_array_equal(back.position, tr.position)
+    np.testing.assert_allclose(back.velocity, tr.velocity, rtol=0, atol=1e-12)
+    assert back.dt == pytest.approx(tr.dt) and back.box == tr.box
+    # a list of equal-length paths is a batch; unequal lengths are refused
+    two = Trajectories.from_positions([pos, pos[::-1]], dt=0.02)
+    assert two.position.shape == (2, 501, 2)
+    with pytest.raises(ValueError, match="equal lengths"):
+        Trajectories.from_positions([pos, pos[:100]], dt=0.02)
+    with pytest.raises(ValueError, match="dt"):
+        Trajectories.from_positions(pos)
+    with pytest.raises(ValueError, match="transpose"):
+        Trajectories.from_positions(pos.T, dt=0.02)
+
+
+def test_seeded_walks_match_the_one_seeding_scheme():
+    # rng_from_seed(seed) draws what np.random.default_rng(seed) drew before the seeding scheme,
+    # so seeded walks (and every result built on them) are unchanged
+    from neurocompare._seeding import numpy_rng
+
+    np.testing.assert_array_equal(numpy_rng(7).random(5), np.random.default_rng(7).random(5))
+    a, b = random_walks(2, 30, seed=None), random_walks(2, 30, seed=None)
+    assert not np.array_equal(a.position, b.position)

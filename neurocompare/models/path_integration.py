@@ -39,11 +39,10 @@ NeurIPS.
 
 from __future__ import annotations
 
-from pathlib import Path
-import numpy as np
 import torch
 from torch import nn
 
+from neurocompare._seeding import seeded, torch_generator
 from neurocompare.models import MODELS
 
 __all__ = [
@@ -53,7 +52,6 @@ __all__ = [
     "place_cell_loss",
     "ssl_grid_loss",
     "permuted_batch",
-    "rate_maps_from_checkpoint",
 ]
 
 
@@ -91,7 +89,7 @@ class PlaceCells:
         if n < 1 or sigma <= 0:
             raise ValueError(f"PlaceCells needs n >= 1 and sigma > 0; got n={n}, sigma={sigma}.")
         (x0, x1), (y0, y1) = box
-        g = torch.Generator().manual_seed(seed)
+        g = torch_generator(seed)  # draws what torch.manual_seed(seed) would
         self.centers = torch.stack([x0 + (x1 - x0) * torch.rand(n, generator=g), y0 + (y1 - y0) * torch.rand(n, generator=g)], dim=1)
         self.n, self.sigma, self.kind, self.surround, self.box = n, float(sigma), kind, float(surround), box
 
@@ -215,21 +213,18 @@ class PathIntegrator(nn.Module):
         return self.decoder(self.hidden(velocity, init_code))
 
 
-def _seeded(seed: int | None):
-    if seed is not None:
-        torch.manual_seed(seed)
-
-
 def _register(name: str, cell: str, ssl: bool = False):
     def builder(*, n_hidden: int = 256, n_place: int = 256, activation: str | None = None, seed: int | None = 0) -> PathIntegrator:
-        _seeded(seed)
-        if ssl:
-            return PathIntegrator("rnn", n_hidden, None, activation or "norm_relu")
-        return PathIntegrator(cell, n_hidden, n_place, activation or "relu")
+        # a forked, seeded torch RNG: the weights torch.manual_seed(seed) gave, and the caller's
+        # global RNG is left as it was
+        with seeded(seed):
+            if ssl:
+                return PathIntegrator("rnn", n_hidden, None, activation or "norm_relu")
+            return PathIntegrator(cell, n_hidden, n_place, activation or "relu")
 
     builder.__name__ = name
     builder.__doc__ = f"Build a {'self-supervised Norm-ReLU RNN' if ssl else cell.upper() + ' supervised'} path integrator (see PathIntegrator)."
-    builder.example_input = lambda: torch.rand(2, 5, 2, generator=torch.Generator().manual_seed(0)) - 0.5
+    builder.example_input = lambda: torch.rand(2, 5, 2, generator=torch_generator(0)) - 0.5
     MODELS.register(name, builder)
     return builder
 
@@ -345,46 +340,3 @@ def permuted_batch(velocity: torch.Tensor, n_perm: int, generator: torch.Generat
         perm = torch.argsort(torch.rand(b, t, generator=generator), dim=1).to(velocity.device)
         out.append(torch.gather(velocity, 1, perm[..., None].expand(-1, -1, 2)))
     return torch.stack(out, dim=1).reshape(b * n_perm, t, 2)
-
-
-# ----------------------------------------------------------------------------------------------
-# checkpoints -> rate maps (for ``neurocompare gridscore model.pt``)
-# ----------------------------------------------------------------------------------------------
-
-
-def rate_maps_from_checkpoint(path: str | Path, *, bins: int = 40, n_traj: int = 200, steps: int = 100, seed: int = 0) -> np.ndarray:
-    """Rate maps (unit, y, x) of a path integrator saved by ``analyses/ssl_grid_cells.py``.
-
-    The checkpoint (``torch.save`` of a dict with ``model_state``, ``model_kwargs`` and
-    ``place_cells`` (kwargs of :class:`PlaceCells`, or None for self-supervised nets)) is loaded
-    with ``weights_only=True``; the network is driven by simulated random walks and its hidden
-    units are binned into occupancy-normalised maps.
-    """
-    from neurocompare.gridcells import rate_maps
-    from neurocompare.trajectories import random_walks
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist.")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("model_state", "model_kwargs"):
-        if key not in state:
-            raise ValueError(f"{str(path)!r} is not a path-integrator checkpoint: missing {key!r} (found {sorted(state)}).")
-    kw = dict(state["model_kwargs"])
-    net = PathIntegrator(**kw)
-    net.load_state_dict(state["model_state"])
-    net.eval()
-    pc_kw = state.get("place_cells")
-    box = tuple(tuple(b) for b in state.get("box", ((-1.1, 1.1), (-1.1, 1.1))))
-    if pc_kw:
-        pc = PlaceCells(**pc_kw)
-        tr = random_walks(n_traj, steps, box=box, seed=seed)
-        init = pc(torch.as_tensor(tr.position[:, 0], dtype=torch.float32))
-    else:
-        cx, cy = (box[0][0] + box[0][1]) / 2, (box[1][0] + box[1][1]) / 2
-        tr = random_walks(n_traj, steps, box=box, start=np.tile([cx, cy], (n_traj, 1)), seed=seed)
-        init = None
-    with torch.no_grad():
-        h = net.hidden(torch.as_tensor(tr.velocity, dtype=torch.float32), init).numpy()
-    pos = tr.position[:, 1:].reshape(-1, 2)
-    return rate_maps(h.reshape(-1, h.shape[-1]), pos, bins=bins, box=box, sigma=1.0)

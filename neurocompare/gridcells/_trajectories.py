@@ -1,14 +1,22 @@
-"""Trajectories in a 2-D box: simulated rat-like random walks, and segments of real ones.
+"""Trajectories in a 2-D box: the one trajectory type, simulated rat-like walks, and real segments.
 
-A trajectory batch is a :class:`Trajectories` (a plain container of arrays):
+The one type is :class:`Trajectories`, a batch of paths (a frozen container of arrays):
 
-- ``position``  (batch, time + 1, 2): x, y, starting position included; metres by default
-- ``velocity``  (batch, time, 2): displacement per second between consecutive positions
-- ``speed``     (batch, time), ``head_direction`` (batch, time + 1) in radians
+- ``position``  (trajectory, time + 1, 2): x, y, starting position included; metres by default
+- ``velocity``  (trajectory, time, 2): displacement per second between consecutive positions
+- ``speed``     (trajectory, time), ``head_direction`` (trajectory, time + 1) in radians
 - ``dt`` (s) and ``box`` ((xmin, xmax), (ymin, ymax))
 
 so that ``position[:, t + 1] = position[:, t] + velocity[:, t] * dt`` exactly, which is what a
-path-integrating network sees (velocity in, position implied).
+path-integrating network sees (velocity in, position implied). Step ``t`` of a network driven by
+``velocity`` is at ``position[:, t + 1]``.
+
+Recorded trajectories arrive from ``data_loaders`` as DataArrays with dims ``('time', 'space')``,
+``space = ['x', 'y']`` and a ``time`` coord in seconds. Convert at the edges:
+:meth:`Trajectories.from_positions` takes those (or plain ``(time, 2)`` arrays, or a list of them)
+and :meth:`Trajectories.to_dataarray` gives back dims ``('trajectory', 'time', 'space')``. The
+grid-cell functions that take positions (``rate_maps``, ``spike_rate_maps``, ...) accept the
+``('time', 'space')`` DataArray directly.
 
 The simulated walk follows the generator used by Banino et al. (2018) and Sorscher et al. (2019,
 2023): forward speed drawn each step from a Rayleigh distribution, head direction diffusing with a
@@ -19,10 +27,16 @@ border band 0.03 m, speed factor 0.25 near walls.
 
 Examples
 --------
->>> from neurocompare.trajectories import random_walks
+>>> from neurocompare.gridcells import random_walks
 >>> tr = random_walks(4, 100, seed=0)
 >>> tr.position.shape, tr.velocity.shape
 ((4, 101, 2), (4, 100, 2))
+>>> tr.to_dataarray().dims
+('trajectory', 'time', 'space')
+
+References
+----------
+Banino et al. (2018) Nature 557:429. Sorscher, Mel, Ganguli & Ocko (2019) NeurIPS.
 """
 
 from __future__ import annotations
@@ -32,12 +46,25 @@ from typing import Any
 
 import numpy as np
 
+from neurocompare.gridcells._checks import as_positions, rng_from_seed
+
 __all__ = ["Trajectories", "random_walks", "trajectory_segments"]
 
 
 @dataclass(frozen=True)
 class Trajectories:
-    """A batch of trajectories (see the module docstring for array dims)."""
+    """A batch of trajectories: the one trajectory type of the grid-cell package.
+
+    Attributes
+    ----------
+    position : ndarray of dims (trajectory, time + 1, 2), (x, y) including the start.
+    velocity : ndarray of dims (trajectory, time, 2), per second.
+    speed : ndarray of dims (trajectory, time).
+    head_direction : ndarray of dims (trajectory, time + 1), radians.
+    dt : float
+        Seconds per step.
+    box : ((xmin, xmax), (ymin, ymax))
+    """
 
     position: np.ndarray
     velocity: np.ndarray
@@ -48,10 +75,100 @@ class Trajectories:
 
     @property
     def n_steps(self) -> int:
+        """Velocity steps per trajectory (``position`` holds one more sample)."""
         return self.velocity.shape[1]
 
     def __len__(self) -> int:
         return self.position.shape[0]
+
+    @classmethod
+    def from_positions(cls, positions: Any, *, dt: float | None = None, box: Any = None) -> "Trajectories":
+        """The batch type from recorded or plain positions (velocity, speed and heading derived).
+
+        Parameters
+        ----------
+        positions : one path or several of equal length: an array of dims (time, 2) or
+            (trajectory, time, 2); a DataArray with dims ('time', 'space') or ('trajectory',
+            'time', 'space') as ``data_loaders`` return; or a list of (time, 2) paths.
+        dt : float, optional
+            Seconds per sample; read from a ``time`` coordinate when omitted.
+        box : ((xmin, xmax), (ymin, ymax)) or float, optional
+            Arena; None uses the range of the positions.
+
+        Returns
+        -------
+        Trajectories whose head direction is the direction of motion (a standing animal keeps
+        its previous heading).
+        """
+        items = list(positions) if isinstance(positions, (list, tuple)) else [positions]
+        paths = []
+        for item in items:
+            arr, item_dt = _position_array(item)
+            dt = item_dt if dt is None else dt
+            paths.extend(arr if arr.ndim == 3 else [arr])
+        if dt is None or dt <= 0:
+            raise ValueError("dt (seconds per sample) must be > 0; pass dt= when positions carry no 'time' coordinate.")
+        lengths = sorted({len(p) for p in paths})
+        if len(lengths) != 1:
+            raise ValueError(f"paths must have equal lengths to form a batch; got lengths {lengths}. Cut them with trajectory_segments().")
+        if lengths[0] < 2:
+            raise ValueError("a trajectory needs at least 2 position samples (one step).")
+        return _from_position_array(np.stack(paths), float(dt), box)
+
+    def to_dataarray(self) -> Any:
+        """Positions as a DataArray with dims ('trajectory', 'time', 'space') (data_loaders' convention).
+
+        ``time`` is in seconds from the start (``dt`` apart), ``space = ['x', 'y']``; attrs hold
+        ``dt`` and ``box`` (as ``[xmin, xmax, ymin, ymax]``).
+        """
+        import xarray as xr
+
+        (x0, x1), (y0, y1) = self.box
+        return xr.DataArray(
+            self.position,
+            dims=("trajectory", "time", "space"),
+            coords={"time": np.arange(self.position.shape[1]) * self.dt, "space": ["x", "y"]},
+            attrs={"dt": self.dt, "box": [x0, x1, y0, y1], "units": "m"},
+        )
+
+
+def _position_array(item: Any) -> tuple[np.ndarray, float | None]:
+    """``(positions of dims (time, 2) or (trajectory, time, 2), dt from a time coord or None)``."""
+    dt = None
+    coords = getattr(item, "coords", None)
+    if coords is not None and "time" in coords:
+        tcoord = np.asarray(item["time"])
+        if len(tcoord) > 1:
+            dt = float(np.median(np.diff(tcoord)))
+    dims = tuple(getattr(item, "dims", ()))
+    if "trajectory" in dims and "space" in dims:
+        arr = np.stack([as_positions(item.isel(trajectory=i), "each trajectory") for i in range(item.sizes["trajectory"])])
+        return arr, dt
+    arr = np.asarray(getattr(item, "values", item), dtype=np.float64) if "space" not in dims else None
+    if arr is not None and arr.ndim == 3:
+        if arr.shape[-1] != 2:
+            raise ValueError(f"a batch of trajectories must have dims (trajectory, time, 2); got shape {arr.shape}.")
+        return np.stack([as_positions(a, "each trajectory") for a in arr]), dt
+    return as_positions(item, "each trajectory"), dt
+
+
+def _from_position_array(pos: np.ndarray, dt: float, box: Any) -> Trajectories:
+    """Trajectories from positions of dims (trajectory, time + 1, 2)."""
+    if box is None:
+        allp = pos.reshape(-1, 2)
+        box = ((allp[:, 0].min(), allp[:, 0].max()), (allp[:, 1].min(), allp[:, 1].max()))
+    box = _check_box(box)
+    vel = np.diff(pos, axis=1) / dt
+    speed = np.hypot(vel[..., 0], vel[..., 1])
+    ang = np.arctan2(vel[..., 1], vel[..., 0])
+    hd = np.empty(pos.shape[:2])
+    hd[:, 1:] = ang
+    # carry the last heading through stationary samples
+    moving = speed > 1e-9
+    for t in range(1, ang.shape[1]):
+        hd[:, t + 1] = np.where(moving[:, t], ang[:, t], hd[:, t])
+    hd[:, 0] = hd[:, 1]
+    return Trajectories(pos, vel, speed, hd, float(dt), box)
 
 
 def _check_box(box: Any) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -110,7 +227,7 @@ def random_walks(
     if dt <= 0 or speed_scale <= 0 or turn_sd < 0:
         raise ValueError(f"dt and speed_scale must be > 0 and turn_sd >= 0; got dt={dt}, speed_scale={speed_scale}, turn_sd={turn_sd}.")
     (x0, x1), (y0, y1) = _check_box(box)
-    rng = np.random.default_rng(seed)
+    rng = rng_from_seed(seed)
     pos = np.empty((n, steps + 1, 2))
     hd = np.empty((n, steps + 1))
     speed = np.empty((n, steps))
@@ -165,8 +282,9 @@ def trajectory_segments(
 
     Parameters
     ----------
-    positions : array (time, 2), a list of them, or a DataArray with dims ('time', 'space') (e.g.
-        ``data_loaders.sargolini2006.load_trajectory(i)``); its ``time`` coord gives ``dt``.
+    positions : array of dims (time, 2), a DataArray with dims ('time', 'space') (e.g.
+        ``data_loaders.sargolini2006.load_trajectory(i)``; its ``time`` coord gives ``dt``), or a
+        list of them; an array or DataArray with a leading ``trajectory`` dim counts as several.
     steps : int
         Velocity steps per segment.
     n : int or None
@@ -189,16 +307,10 @@ def trajectory_segments(
     items = positions if isinstance(positions, (list, tuple)) else [positions]
     arrays = []
     for item in items:
-        if dt is None and hasattr(item, "coords") and "time" in getattr(item, "coords", {}):
-            tcoord = np.asarray(item["time"])
-            if len(tcoord) > 1:
-                dt = float(np.median(np.diff(tcoord)))
-        arr = np.asarray(getattr(item, "values", item), dtype=np.float64)
-        if arr.ndim != 2 or arr.shape[1] != 2:
-            raise ValueError(f"each trajectory must have dims (time, 2); got shape {arr.shape}.")
-        if not np.isfinite(arr).all():
-            raise ValueError("trajectory contains non-finite positions; interpolate or drop them first.")
-        arrays.append(arr * scale + np.asarray(offset, dtype=np.float64))
+        arr, item_dt = _position_array(item)
+        dt = item_dt if dt is None else dt
+        for path in arr if arr.ndim == 3 else [arr]:
+            arrays.append(path * scale + np.asarray(offset, dtype=np.float64))
     if dt is None or dt <= 0:
         raise ValueError("dt (seconds per sample) is required when positions carry no 'time' coordinate.")
     if steps < 1:
@@ -206,7 +318,7 @@ def trajectory_segments(
     long_enough = [a for a in arrays if len(a) > steps]
     if not long_enough:
         raise ValueError(f"no trajectory has more than steps={steps} samples (longest: {max(len(a) for a in arrays)}).")
-    rng = np.random.default_rng(seed)
+    rng = rng_from_seed(seed)
     segs = []
     if n is None:
         for a in long_enough:
@@ -218,19 +330,7 @@ def trajectory_segments(
             a = long_enough[w]
             s = rng.integers(0, len(a) - steps)
             segs.append(a[s : s + steps + 1])
-    pos = np.stack(segs)
     if box is None:
         allp = np.concatenate(arrays)
         box = ((allp[:, 0].min(), allp[:, 0].max()), (allp[:, 1].min(), allp[:, 1].max()))
-    box = _check_box(box)
-    vel = np.diff(pos, axis=1) / dt
-    speed = np.hypot(vel[..., 0], vel[..., 1])
-    ang = np.arctan2(vel[..., 1], vel[..., 0])
-    hd = np.empty(pos.shape[:2])
-    hd[:, 1:] = ang
-    # carry the last heading through stationary samples
-    moving = speed > 1e-9
-    for t in range(1, ang.shape[1]):
-        hd[:, t + 1] = np.where(moving[:, t], ang[:, t], hd[:, t])
-    hd[:, 0] = hd[:, 1]
-    return Trajectories(pos, vel, speed, hd, float(dt), box)
+    return _from_position_array(np.stack(segs), float(dt), box)
