@@ -103,9 +103,7 @@ def worker(loss_name: str, batch: int, size: int, steps: int, warmup: int, threa
     import torch
 
     from neurocompare.models import build_model
-    from neurocompare.training.augment import SimCLRAugment
-    from neurocompare.training.losses import nt_xent
-    from neurocompare.training.objectives import projection_head
+    from neurocompare.training import SimCLRAugment, nt_xent, projection_head
 
     torch.set_num_threads(threads)
     if loss_name == "lightly":
