@@ -28,8 +28,11 @@ and ``stimulus_id_2`` on the second, optionally stacked over leading dims such a
 
 Stimuli travel as DataArrays too, with the same ``stimulus_id`` coord as the responses they
 evoked: images as ``('stimulus', 'height', 'width', 'channel')`` uint8, sounds as
-``('stimulus', 'sample')`` with a ``sample_rate`` attr. Trajectories (for grid cells) are
-``('time', 'space')`` with ``space = ['x', 'y']``; each time step can serve as a "stimulus".
+``('stimulus', 'sample')`` with a ``sample_rate`` attr. Recorded trajectories (for grid cells)
+arrive from ``data_loaders`` as ``('time', 'space')`` with ``space = ['x', 'y']`` and a ``time``
+coord in seconds; each time step can serve as a "stimulus" (``x``/``y`` coords). Batches of paths
+are one type, ``neurocompare.gridcells.Trajectories`` (``position`` of dims ``(trajectory,
+time + 1, 2)``); ``Trajectories.from_positions`` and ``.to_dataarray()`` convert between the two.
 
 Examples
 --------
