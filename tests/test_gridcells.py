@@ -508,3 +508,21 @@ def test_package_layout_and_public_names():
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module(old)
     assert not hasattr(gc, "register_cli") and not hasattr(gc, "_main")
+
+
+def test_cli_gridscore_figure_and_plot_checks(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from neurocompare.plotting.gridcells import plot_rate_maps
+
+    maps = gc.hexagonal_grid_maps(3, size=20, spacing=7, seed=0)
+    np.save(tmp_path / "maps.npy", maps)
+    fig_path = tmp_path / "figs" / "maps.png"
+    assert cli_main(["gridscore", str(tmp_path / "maps.npy"), "--figure", str(fig_path)]) == 0
+    assert fig_path.stat().st_size > 1000 and "figure written" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="one autocorrelogram per map"):
+        plot_rate_maps(maps, sacs=gc.autocorrelogram(maps[:2]))
+    with pytest.raises(ValueError, match="one title per map"):
+        plot_rate_maps(maps, titles=["a"])

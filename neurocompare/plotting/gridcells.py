@@ -47,6 +47,16 @@ def plot_rate_maps(
     n = len(maps)
     if n == 0:
         raise ValueError("plot_rate_maps() got no maps to draw.")
+    if sacs is not None:
+        sacs = np.asarray(sacs, dtype=float)
+        sacs = sacs[None] if sacs.ndim == 2 else sacs
+        if len(sacs) != n:
+            raise ValueError(f"plot_rate_maps() needs one autocorrelogram per map: got {n} maps and {len(sacs)} sacs.")
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"plot_rate_maps() needs one title per map: got {n} maps and {len(titles)} titles.")
+    for key, values in (scores or {}).items():
+        if np.size(values) != n:
+            raise ValueError(f"plot_rate_maps(): scores[{key!r}] has {np.size(values)} values for {n} maps.")
     ncols = max(1, min(ncols, n))
     nrows_units = int(np.ceil(n / ncols))
     per = 2 if sacs is not None else 1
@@ -63,7 +73,7 @@ def plot_rate_maps(
             lines += [" ".join(parts[j : j + 2]) for j in range(0, len(parts), 2)]
         ax.set_title("\n".join(lines), fontsize=6)
         if sacs is not None:
-            axes[r * per + 1, c].imshow(np.asarray(sacs)[i], origin="lower", cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+            axes[r * per + 1, c].imshow(sacs[i], origin="lower", cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     fig.tight_layout()
     return fig
 
