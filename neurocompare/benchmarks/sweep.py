@@ -36,24 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from neurocompare.benchmarks import (
-    BENCHMARKS,
-    Benchmark,
-    LayerResult,
-    Score,
-    _resolve_identifier,
-    _with_seed,
-    benchmark_activations,
-    benchmark_ceiling,
-    blas_limit,
-    combine,
-    default_layers,
-    get_benchmark,
-    layer_scores,
-    write_score,
-    _provenance,
-    _stimulus_hash_cached,
-)
+from neurocompare._options import thread_limit
+from neurocompare.benchmarks.io import write_score
+from neurocompare.benchmarks.procedure import LayerResult, benchmark_ceiling, combine, layer_scores
+from neurocompare.benchmarks.run import benchmark_activations, default_layers, model_provenance
+from neurocompare.benchmarks.score import Score
+from neurocompare.benchmarks.spec import BENCHMARKS, Benchmark, get_benchmark, resolve_identifier, with_seed
 
 __all__ = ["SweepResult", "run_sweep", "read_sweep_log"]
 
@@ -100,9 +88,9 @@ def _worker_model(spec: Any, kwargs_json: str) -> Any:
 
 def _worker_bench(bench: Any, seed: int | None, root: Any, modules: Sequence[str]) -> Benchmark:
     if isinstance(bench, Benchmark):
-        return _with_seed(bench, seed)
+        return with_seed(bench, seed)
     _import_modules(modules)
-    return _with_seed(get_benchmark(bench, root=root), seed)
+    return with_seed(get_benchmark(bench, root=root), seed)
 
 
 def _extract_task(spec, kwargs_json, bench, layers, seed, root, modules, cache_dir, device, batch_size) -> int:
@@ -124,13 +112,13 @@ def _layer_task(spec, kwargs_json, bench, layer, seed, root, modules, cache_dir,
     b = _worker_bench(bench, seed, root, modules)
     cache = ActivationCache(cache_dir, verbose=False)
     acts = benchmark_activations(resolved, b, [layer], cache=cache, device=device, batch_size=batch_size, progress=False)
-    with blas_limit(1):
+    with thread_limit(1):
         return layer_scores(b, acts[layer], layer).to_dict()
 
 
 def _ceiling_task(bench, seed, root, modules) -> dict[str, Any] | None:
     b = _worker_bench(bench, seed, root, modules)
-    with blas_limit(1):
+    with thread_limit(1):
         return benchmark_ceiling(b)
 
 
@@ -256,12 +244,12 @@ def run_sweep(
     modules: set[str] = set()
     for b in benchmarks:
         if isinstance(b, Benchmark):
-            benches.append(_with_seed(b, seed))
+            benches.append(with_seed(b, seed))
             bench_refs.append(None)
         else:
-            ident = _resolve_identifier(b)
+            ident = resolve_identifier(b)
             modules.add(BENCHMARKS.get(ident).builder.__module__)
-            benches.append(_with_seed(get_benchmark(ident, root=root), seed))
+            benches.append(with_seed(get_benchmark(ident, root=root), seed))
             bench_refs.append(ident)
     mods = tuple(sorted(modules))
     grid = []
@@ -344,7 +332,7 @@ def run_sweep(
                 for layer in mlayers
             }
             ceiling = done[_key("ceiling", "-", "-", bench.identifier, bench.seed)]
-            prov = _provenance(rm, bench, bench.seed, mlayers, _stimulus_hash_cached(bench.stimuli))
+            prov = model_provenance(rm, bench, mlayers)
             prov["executor"] = "dask.distributed"
             s = combine(bench, results, ceiling, prov)
             scores.append(s)
