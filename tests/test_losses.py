@@ -15,7 +15,6 @@ from neurocompare.training.losses import (
     irm_penalty,
     linear_cka,
     nt_xent,
-    rdm,
     rdm_alignment_loss,
     vicreg_loss,
 )
@@ -184,12 +183,12 @@ def test_cka_alignment_loss_falls_when_layer_equals_data():
     # gradient descent on the features lowers the loss
     feats = torch.randn(20, 10, generator=g, requires_grad=True)
     opt = torch.optim.SGD([feats], lr=0.5)
-    first = float(cka_alignment_loss(feats, neural))
+    first = float(cka_alignment_loss(feats, neural).detach())
     for _ in range(30):
         opt.zero_grad()
         cka_alignment_loss(feats, neural).backward()
         opt.step()
-    assert float(cka_alignment_loss(feats, neural)) < first
+    assert float(cka_alignment_loss(feats, neural).detach()) < first
 
 
 def test_rdm_alignment_loss_known_answers():
@@ -200,7 +199,16 @@ def test_rdm_alignment_loss_known_answers():
     scaled = neural * torch.linspace(1, 3, 12)[:, None] + torch.arange(12.0)[:, None]
     assert float(rdm_alignment_loss(scaled, neural)) == pytest.approx(0.0, abs=1e-5)
     assert float(rdm_alignment_loss(torch.randn(12, 5, generator=g), neural)) > 0.3
-    r = rdm(neural)
-    assert torch.allclose(torch.diagonal(r), torch.zeros(12), atol=1e-6) and torch.allclose(r, r.T)
+    # reference: scipy's correlation distances (pdist 'correlation') and Pearson r, in float64
+    from scipy.spatial.distance import pdist
+    from scipy.stats import pearsonr
+
+    feats = torch.randn(12, 9, generator=g, requires_grad=True)
+    ref = 1 - pearsonr(pdist(feats.detach().double().numpy(), "correlation"),
+                       pdist(neural.double().numpy(), "correlation"))[0]
+    loss = rdm_alignment_loss(feats, neural)
+    assert float(loss.detach()) == pytest.approx(ref, abs=100 * torch.finfo(torch.float32).eps)
+    loss.backward()  # differentiable (the similarity package's rdm_torch, computed out of place)
+    assert feats.grad is not None and bool(torch.isfinite(feats.grad).all()) and float(feats.grad.abs().sum()) > 0
     with pytest.raises(ValueError, match="at least 3"):
         rdm_alignment_loss(neural[:2], neural[:2])

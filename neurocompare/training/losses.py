@@ -8,7 +8,8 @@ Each term is tested on its own (``tests/test_losses.py``):
 - :func:`linear_cka` (differentiable; the similarity package's ``cka_linear_torch``),
   :func:`cka_alignment_loss` — Dapello et al.'s ``log(1 − CKA)`` term between a model layer and
   recorded responses;
-- :func:`rdm_alignment_loss` — the RDM-matching variant (1 − Pearson r between RDMs).
+- :func:`rdm_alignment_loss` — the RDM-matching variant (1 − Pearson r between RDMs, built with
+  the similarity package's differentiable ``rdm_torch``).
 
 References
 ----------
@@ -35,7 +36,6 @@ __all__ = [
     "irm_penalty",
     "linear_cka",
     "cka_alignment_loss",
-    "rdm",
     "rdm_alignment_loss",
 ]
 
@@ -231,17 +231,12 @@ def cka_alignment_loss(features: torch.Tensor, neural: torch.Tensor, eps: float 
     return torch.log(torch.clamp(1.0 - cka, min=eps))
 
 
-def rdm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Correlation-distance RDM (1 − Pearson r between stimulus patterns), dims (stimulus, stimulus)."""
-    x = x.reshape(x.shape[0], -1).float()
-    xc = x - x.mean(dim=1, keepdim=True)
-    xn = xc / (xc.norm(dim=1, keepdim=True) + eps)
-    return 1.0 - xn @ xn.T
-
-
 def rdm_alignment_loss(features: torch.Tensor, neural: torch.Tensor) -> torch.Tensor:
     """RDM-matching variant: ``1 − Pearson r`` between the upper triangles of the model and neural
     correlation-distance RDMs (0 when the RDMs are affinely related).
+
+    The RDMs are ``neurocompare.similarity.rdm_torch(·, "correlation")`` (differentiable), in at
+    least float32.
 
     Parameters
     ----------
@@ -254,7 +249,11 @@ def rdm_alignment_loss(features: torch.Tensor, neural: torch.Tensor) -> torch.Te
         raise ValueError(f"features and neural must share stimuli; got {features.shape[0]} and {neural.shape[0]}.")
     if features.shape[0] < 3:
         raise ValueError("rdm_alignment_loss needs at least 3 stimuli.")
-    a, b = rdm(features), rdm(neural.to(features.device))
+    from neurocompare.similarity import rdm_torch
+
+    dtype = torch.promote_types(features.dtype, torch.float32)
+    a = rdm_torch(features.reshape(features.shape[0], -1).to(dtype), "correlation")
+    b = rdm_torch(neural.reshape(neural.shape[0], -1).to(features.device, dtype), "correlation")
     iu = torch.triu_indices(a.shape[0], a.shape[0], offset=1, device=a.device)
     va, vb = a[iu[0], iu[1]], b[iu[0], iu[1]]
     va, vb = va - va.mean(), vb - vb.mean()
