@@ -526,3 +526,21 @@ def test_cli_gridscore_figure_and_plot_checks(tmp_path, capsys):
         plot_rate_maps(maps, sacs=gc.autocorrelogram(maps[:2]))
     with pytest.raises(ValueError, match="one title per map"):
         plot_rate_maps(maps, titles=["a"])
+
+
+def test_shuffle_progress_bar_follows_the_options(capsys):
+    from neurocompare import set_options
+
+    rng = np.random.default_rng(0)
+    pos = rng.uniform(0, 1, (400, 2))
+    act = rng.random((400, 1))
+    kw = dict(bins=6, box=((0, 1), (0, 1)), n_shuffles=3, seed=0)
+    with set_options(progress=None):  # the test session runs with NEUROCOMPARE_QUIET=1 (conftest)
+        quiet = gc.gridness_shuffle_threshold(act, pos, progress=False, **kw)
+        assert "shuffles" not in capsys.readouterr().err
+        loud = gc.gridness_shuffle_threshold(act, pos, progress=True, **kw)
+        assert "shuffles" in capsys.readouterr().err
+    np.testing.assert_array_equal(quiet["null"], loud["null"])  # the bar never changes the numbers
+    with set_options(progress=False):  # the user's global "be quiet" beats progress=True
+        gc.gridness_shuffle_threshold(act, pos, progress=True, **kw)
+    assert "shuffles" not in capsys.readouterr().err

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from neurocompare._options import progress_enabled
 from neurocompare.gridcells import _checks
 from neurocompare.gridcells._autocorrelogram import (
     SARGOLINI_ANGLES,
@@ -266,6 +267,7 @@ def gridness_shuffle_threshold(
     sigma: float = 1.0,
     min_occupancy: float = 1,
     seed: int | None = 0,
+    progress: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-unit gridness thresholds from time-shuffled activity (the usual significance test).
 
@@ -288,6 +290,9 @@ def gridness_shuffle_threshold(
     bins, box, sigma, min_occupancy
         As in :func:`rate_maps`.
     seed : int or None
+    progress : bool or None
+        A progress bar over shuffles (``None``: on a terminal only; ``set_options(progress=False)``
+        or ``NEUROCOMPARE_QUIET=1`` silence it).
 
     Returns
     -------
@@ -315,9 +320,18 @@ def gridness_shuffle_threshold(
     shifts = rng.integers(min_shift, t - min_shift + 1, size=(n_shuffles, u))
     rows = np.arange(t)
     null = np.empty((n_shuffles, u))
+    bar = None
+    if progress_enabled(progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_shuffles, desc="shuffles", unit="shuffle", dynamic_ncols=True)
     for k in range(n_shuffles):
         shuffled = act[(rows[:, None] - shifts[k][None, :]) % t, np.arange(u)[None, :]]
         null[k] = gridness(rate_maps(shuffled, pos, **kw), variant)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
     with np.errstate(invalid="ignore"):
         thr = np.nanpercentile(np.where(np.isfinite(null), null, np.nan), percentile, axis=0) if np.isfinite(null).any() else np.full(u, np.nan)
         p = (np.sum(null >= observed[None, :], axis=0) + 1) / (n_shuffles + 1)
