@@ -351,7 +351,7 @@ def run(cfg: Config) -> dict:
     except ImportError as err:  # matplotlib missing: results still written
         print(f"figures skipped: {err}", file=sys.stderr)
     try:
-        from neurocompare.psychophysics import export_metamer_experiment
+        from neurocompare.metamers import export_metamer_experiment
 
         export_metamer_experiment(metamers, out / "experiment.html", class_names=[str(d) for d in range(10)],
                                   valid=valid_masks, title="Which digit is this?")

@@ -1,4 +1,4 @@
-"""Tests for the static HTML recognition experiment (neurocompare.psychophysics).
+"""Tests for the static HTML recognition experiment (neurocompare.metamers: the web experiment).
 
 The browser test drives the page in headless Chromium with Selenium; it skips when either is
 missing. Install (Debian, as root): ``apt-get install -y chromium chromium-driver`` and
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurocompare.psychophysics import (
+from neurocompare.metamers import (
     CSV_COLUMNS,
     export_experiment,
     export_metamer_experiment,

@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from neurocompare._seeding import numpy_rng
+
 __all__ = ["export_experiment", "export_metamer_experiment", "read_responses", "summarize_responses", "CSV_COLUMNS"]
 
 CSV_COLUMNS = (
@@ -487,12 +489,19 @@ def summarize_responses(
         From :func:`read_responses`.
     by : sequence of str
         Condition columns to group by.
+    n_boot : int
+        Bootstrap resamples of each condition's trials; 0 skips the error and the interval.
+    seed : int
+        Seeds the bootstrap (``neurocompare._seeding.numpy_rng(seed)``).
+    ci : float
+        Confidence level of the percentile interval.
 
     Returns
     -------
     xarray.Dataset
         dim ``condition`` (one per distinct combination of ``by``, with one coordinate per column):
-        ``accuracy``, ``ci_low``, ``ci_high``, ``n``.
+        ``accuracy``, ``error`` (s.d. of the bootstrap accuracies), ``ci_low``, ``ci_high``
+        (percentile interval), ``n``; attrs ``ci``, ``n_boot``, ``error_kind``.
     """
     import xarray as xr
 
@@ -507,8 +516,8 @@ def summarize_responses(
             continue
         groups.setdefault(tuple(str(r[c]) for c in by), []).append(int(r["correct"]))
     keys = sorted(groups)
-    rng = np.random.default_rng(seed)
-    acc, lo, hi, n = [], [], [], []
+    rng = numpy_rng(seed)  # the stream of np.random.default_rng(seed)
+    acc, err, lo, hi, n = [], [], [], [], []
     for k in keys:
         v = np.asarray(groups[k], float)
         acc.append(v.mean())
@@ -516,14 +525,17 @@ def summarize_responses(
         if n_boot:
             boots = v[rng.integers(0, v.size, (n_boot, v.size))].mean(1)
             a, b = np.quantile(boots, [(1 - ci) / 2, 1 - (1 - ci) / 2])
+            e = boots.std(ddof=1) if n_boot > 1 else np.nan
         else:
-            a = b = np.nan
+            a = b = e = np.nan
         lo.append(a)
         hi.append(b)
+        err.append(e)
     coords = {c: ("condition", [k[i] for k in keys]) for i, c in enumerate(by)}
     return xr.Dataset(
-        {"accuracy": ("condition", acc), "ci_low": ("condition", lo), "ci_high": ("condition", hi),
-         "n": ("condition", n)},
+        {"accuracy": ("condition", acc), "error": ("condition", err), "ci_low": ("condition", lo),
+         "ci_high": ("condition", hi), "n": ("condition", n)},
         coords=coords,
-        attrs={"ci": ci, "n_boot": n_boot},
+        attrs={"ci": ci, "n_boot": n_boot,
+               "error_kind": f"bootstrap sd ({n_boot} resamples of trials)" if n_boot else "none"},
     )

@@ -1,0 +1,113 @@
+"""Input checks and small helpers shared by synthesis, validity and recognizability."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import nn
+
+from neurocompare._hooks import resolve_layers, unwrap
+
+__all__ = ["version", "check_model", "as_images", "default_device", "check_dataset", "eval_mode", "check_layer"]
+
+
+def version() -> str:
+    """The installed neurocompare version (``'unknown'`` outside an installed package)."""
+    try:
+        from neurocompare import __version__
+
+        return str(__version__)
+    except ImportError:  # pragma: no cover - only when imported outside the package
+        return "unknown"
+
+
+def check_model(model: Any, where: str) -> nn.Module:
+    """Return ``model`` if it is an ``nn.Module``; else a ``TypeError`` that says what to pass."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"{where} needs a torch.nn.Module as model; got {type(model).__name__}. "
+            "Pass the network itself (e.g. neurocompare.models.build_model('convnet_small'))."
+        )
+    return model
+
+
+def check_layer(model: nn.Module, layer: Any, extra: str = "") -> str:
+    """Return ``layer`` if it names a submodule of ``model``; else the standard unknown-layer error.
+
+    ``extra`` is appended to the message (e.g. a question about which model was meant).
+    """
+    if not isinstance(layer, str) or not layer:
+        raise ValueError(
+            f"Unknown layer {layer!r} in {type(unwrap(model)).__name__}. Layer names are non-empty strings. "
+            f"Hint: use neurocompare.list_layers(model).{extra}"
+        )
+    try:
+        resolve_layers(model, [layer])
+    except ValueError as err:
+        raise ValueError(f"{err}{extra}") from None
+    return layer
+
+
+def as_images(images: Any, where: str) -> torch.Tensor:
+    """Images as a finite float32 tensor of shape (n_images, ...), n_images >= 1.
+
+    Accepts a torch tensor, a numpy array or an ``xarray.DataArray`` whose first axis is the image.
+    """
+    if isinstance(images, xr.DataArray):
+        images = images.values
+    if isinstance(images, np.ndarray):
+        if not np.issubdtype(images.dtype, np.number):
+            raise TypeError(f"{where}: images must be numeric; got dtype {images.dtype}.")
+        images = torch.from_numpy(np.ascontiguousarray(images))
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(
+            f"{where}: images must be a torch.Tensor or numpy array of shape (n_images, channels, "
+            f"height, width); got {type(images).__name__}."
+        )
+    if images.dim() < 2:
+        raise ValueError(
+            f"{where}: images must have a leading image axis, shape (n_images, channels, height, width); "
+            f"got shape {tuple(images.shape)}. Add the batch axis with images[None]."
+        )
+    if images.shape[0] == 0:
+        raise ValueError(f"{where}: got zero images (shape {tuple(images.shape)}); pass at least one.")
+    images = images.detach().to(torch.float32)
+    if not torch.isfinite(images).all():
+        raise ValueError(f"{where}: images contain NaN or infinite values; clean them first.")
+    return images
+
+
+def default_device(model: nn.Module, device: Any) -> torch.device:
+    """``device`` if given, else the device of the model's first parameter, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def check_dataset(ds: Any, where: str) -> xr.Dataset:
+    """Return ``ds`` if it is a metamer Dataset (variables ``metamer`` and ``original``); else ``TypeError``."""
+    if not isinstance(ds, xr.Dataset) or "metamer" not in ds or "original" not in ds:
+        raise TypeError(
+            f"{where} needs a metamer Dataset from synthesize_metamers() (with variables 'metamer' and "
+            f"'original'); got {type(ds).__name__}."
+        )
+    return ds
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put every submodule of ``model`` in eval mode for the block; restore each one's mode after."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in modes:
+            m.train(mode)
