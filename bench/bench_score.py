@@ -50,7 +50,7 @@ def main() -> None:
     import data_loaders.benchmarks  # noqa: F401
     from neurocompare.benchmarks import benchmark_activations, benchmark_ceiling, blas_limit, combine, get_benchmark, layer_scores, score
     from neurocompare.cache import ActivationCache
-    from neurocompare.model_specs import resolve_model
+    from neurocompare.models import resolve_model
 
     bench = get_benchmark("cowley2023.V4-ridge.210325", root=args.data)
     rm = resolve_model("convnet_small")

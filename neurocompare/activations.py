@@ -1,9 +1,14 @@
 """Record the activations of any layers of any PyTorch model as ``Responses``.
 
 :func:`extract` runs a model over a stimulus set in batches, records the outputs of the named
-modules with forward hooks and returns one ``Responses`` per layer, dims
-``('stimulus', 'unit')`` (plus ``'time'`` for recurrent layers). :func:`list_layers` names the
-layers that can be recorded.
+modules (through the one hook engine, :class:`neurocompare._hooks.LayerHooks`) and returns one
+``Responses`` per layer, dims ``('stimulus', 'unit')`` (plus ``'time'`` for recurrent layers).
+:func:`list_layers` names the layers that can be recorded.
+
+The model may be named by a spec (``"convnet_small"``, a checkpoint, ``module:function``) or
+given as a :class:`~neurocompare.models.ResolvedModel`; then the preprocessing it was registered
+with is applied, exactly as :func:`neurocompare.score` applies it. A bare ``nn.Module`` gets no
+preprocessing unless one is given.
 
 Examples
 --------
@@ -21,7 +26,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,8 +37,12 @@ import torch
 import xarray as xr
 from torch import nn
 
-from neurocompare.data import _as_id_array, _duplicates, _short, check_responses, load
-from neurocompare.registry import close_matches_hint
+from neurocompare._hooks import LayerHooks, list_layers, resolve_layers
+from neurocompare._options import progress_enabled, resolve_device
+from neurocompare._seeding import torch_generator
+from neurocompare._sinks import DiskSink, MemorySink, unit_ids
+from neurocompare.data import _as_id_array, _duplicates, _short, check_responses
+from neurocompare.models import Preprocessing, ResolvedModel, resolve_model
 
 __all__ = ["list_layers", "extract", "REDUCTIONS", "stimuli_to_tensor"]
 
@@ -42,42 +50,51 @@ REDUCTIONS = ("flatten", "avgpool", "random_projection")
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes kept in memory before streaming to disk
 
 
-# ----------------------------------------------------------------------------- layers
-def list_layers(model: nn.Module) -> list[str]:
-    """Names of the modules of ``model`` whose outputs :func:`extract` can record.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-
-    Returns
-    -------
-    list of str
-        Every named submodule (as in ``model.named_modules()``), in definition order,
-        without the root module itself.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"list_layers() needs a torch.nn.Module; got {type(model).__name__}.")
-    return [name for name, _ in model.named_modules() if name]
-
-
-def _resolve_layers(model: nn.Module, layers: str | Sequence[str]) -> list[str]:
-    if isinstance(layers, str):
-        layers = [layers]
-    layers = list(layers)
-    if not layers:
-        raise ValueError("extract() needs at least one layer name. Hint: use neurocompare.list_layers(model).")
-    valid = list_layers(model)
-    for layer in layers:
-        if layer not in valid:
+# ----------------------------------------------------------------------------- model and preprocessing
+def _resolve(model: Any, preprocessing: Any) -> tuple[nn.Module, Callable | None]:
+    """The module to run and the preprocessing to apply (``None``: feed the stimuli as they are)."""
+    if isinstance(model, nn.Module):
+        module, auto = model, None  # a bare module: its owner decides its preprocessing
+    elif isinstance(model, (str, os.PathLike, ResolvedModel)):
+        resolved = resolve_model(model)
+        module, auto = resolved.model, resolved.preprocessing
+    else:
+        raise TypeError(
+            f"extract() needs a torch.nn.Module, a model spec (a registered name such as 'convnet_small', a "
+            f"checkpoint path or 'module:function') or a ResolvedModel; got {type(model).__name__}."
+        )
+    if isinstance(preprocessing, str):
+        if preprocessing != "auto":
             raise ValueError(
-                f"Unknown layer {layer!r} for {type(model).__name__}.{close_matches_hint(str(layer), valid)} "
-                f"Hint: use neurocompare.list_layers(model) to see all {len(valid)} layer names."
+                "The 'preprocessing' parameter of extract() must be 'auto', None, a Preprocessing or a callable. "
+                f"Got {preprocessing!r} instead."
             )
-    dup = _duplicates(np.array(layers))
-    if dup:
-        raise ValueError(f"Layer names repeat: {_short(dup)}. Ask for each layer once.")
-    return layers
+        prep = auto
+    elif preprocessing is None or callable(preprocessing):
+        prep = preprocessing
+    else:
+        raise TypeError(
+            "The 'preprocessing' parameter of extract() must be 'auto', None, a Preprocessing or a callable; "
+            f"got {type(preprocessing).__name__}."
+        )
+    if isinstance(prep, Preprocessing) and prep.is_identity:
+        prep = None
+    return module, prep
+
+
+def _image_channels(module: nn.Module, prep: Callable | None) -> set[int]:
+    """Channel counts the model takes as images (empty when it is not an image model)."""
+    if isinstance(prep, Preprocessing):
+        if prep.modality != "image":
+            return set()
+        if prep.channels is not None:
+            return {1, 3}  # the preprocessing converts between grayscale and RGB
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            return {int(m.in_channels)}
+        if isinstance(m, (nn.Conv1d, nn.Linear, nn.RNNBase)):
+            return set()
+    return set()
 
 
 # ----------------------------------------------------------------------------- stimuli
@@ -121,7 +138,14 @@ def stimuli_to_tensor(stimuli: xr.DataArray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
 
-def _as_stimulus_set(stimuli: Any, stimulus_ids: Sequence[Any] | None) -> _StimulusSet:
+def _as_float(t: torch.Tensor) -> torch.Tensor:
+    """uint8 images scaled to [0, 1]; other integers cast to float unscaled; floats kept."""
+    if t.dtype == torch.uint8:
+        return t.float().div_(255.0)
+    return t if t.dtype.is_floating_point else t.float()
+
+
+def _as_stimulus_set(stimuli: Any, stimulus_ids: Sequence[Any] | None, channels: set[int]) -> _StimulusSet:
     """Accept a tensor, an array, an image DataArray, a mapping id->x or a sequence."""
     if isinstance(stimuli, xr.DataArray):
         if stimulus_ids is None and "stimulus_id" in stimuli.coords:
@@ -135,6 +159,8 @@ def _as_stimulus_set(stimuli: Any, stimulus_ids: Sequence[Any] | None) -> _Stimu
     if isinstance(stimuli, np.ndarray):
         if stimuli.dtype == object or not np.issubdtype(stimuli.dtype, np.number):
             raise TypeError(f"Stimuli must be numeric; got dtype {stimuli.dtype}.")
+        if stimuli.ndim == 4 and stimuli.shape[-1] in channels and stimuli.shape[1] not in channels:
+            stimuli = np.moveaxis(stimuli, -1, 1)  # channel-last images (as read from files) -> channel-first
         stimuli = torch.from_numpy(np.ascontiguousarray(stimuli))
     if isinstance(stimuli, torch.Tensor):
         if stimuli.dim() < 2:
@@ -142,9 +168,9 @@ def _as_stimulus_set(stimuli: Any, stimulus_ids: Sequence[Any] | None) -> _Stimu
                 f"Stimuli must have a leading stimulus axis and at least one more: shape (n_stimuli, ...); "
                 f"got shape {tuple(stimuli.shape)}."
             )
-        tensor = stimuli if stimuli.dtype.is_floating_point else stimuli.float()
+        tensor = stimuli
         ids = _as_id_array(stimulus_ids, tensor.shape[0], "stim", "stimulus_ids")
-        return _StimulusSet(ids, lambda i, j: tensor[i:j])
+        return _StimulusSet(ids, lambda i, j: _as_float(tensor[i:j]))
     if isinstance(stimuli, Sequence) and not isinstance(stimuli, (str, bytes)):
         items = list(stimuli)
         if not items:
@@ -162,7 +188,7 @@ def _as_stimulus_set(stimuli: Any, stimulus_ids: Sequence[Any] | None) -> _Stimu
                 f"{sorted(shapes)[:3]}. Resize them first (e.g. in a transform)."
             )
         ids = _as_id_array(stimulus_ids, len(tensors), "stim", "stimulus_ids")
-        return _StimulusSet(ids, lambda i, j: torch.stack(tensors[i:j]).float())
+        return _StimulusSet(ids, lambda i, j: _as_float(torch.stack(tensors[i:j])))
     raise TypeError(
         f"Unsupported stimuli type {type(stimuli).__name__}. Pass a torch.Tensor or numpy array of shape "
         "(n_stimuli, ...), an image DataArray with a 'stimulus' dim, a mapping {id: stimulus}, or a sequence "
@@ -216,181 +242,60 @@ class _Reducer:
                     f"{d}x{self.n_components} matrix of {d * self.n_components * 4 / 1e9:.1f} GB. "
                     "Use reduce='avgpool' for convolutional layers, or fewer n_components."
                 )
-            gen = torch.Generator().manual_seed(self.seed + _stable_hash(layer))
+            gen = torch_generator(self.seed, "random_projection", layer)
             proj = torch.randn(d, self.n_components, generator=gen) / math.sqrt(self.n_components)
             self._proj[layer] = proj
         proj = proj.to(flat.device, flat.dtype)
         return flat @ proj
 
 
-def _stable_hash(text: str) -> int:
-    """A small deterministic hash (Python's hash() is salted per process)."""
-    h = 0
-    for ch in text.encode():
-        h = (h * 131 + ch) % 1_000_003
-    return h
+# ----------------------------------------------------------------------------- recording
+def _check_layers(layers: str | Sequence[str]) -> list[str]:
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    if not layers:
+        raise ValueError("extract() needs at least one layer name. Hint: use neurocompare.list_layers(model).")
+    dup = _duplicates(np.array([str(x) for x in layers]))
+    if dup:
+        raise ValueError(f"Layer names repeat: {_short(dup)}. Ask for each layer once.")
+    return layers
 
 
-# ----------------------------------------------------------------------------- hooks
-class _StopForward(Exception):
-    """Raised by a hook once every requested layer has been recorded for this batch."""
+def _take(hooks: LayerHooks) -> dict[str, tuple[torch.Tensor, bool]]:
+    """{layer: (tensor (batch, [time,] ...), has_time)} from one forward pass; clears the hooks.
+
+    A layer called several times in one pass (a cell looped over time) is stacked along a new
+    time dim; an RNN module called several times is joined along its own time dim.
+    """
+    result = {}
+    for name in hooks.layers:
+        outs = hooks.outputs[name]
+        if not outs:
+            raise ValueError(
+                f"Layer {name!r} was not called during the forward pass, so it has no activations. "
+                "Choose a layer the model's forward() uses. Hint: use neurocompare.list_layers(model)."
+            )
+        if len(outs) == 1:
+            result[name] = (outs[0], name in hooks.sequence_layers)
+        elif name in hooks.sequence_layers:
+            result[name] = (torch.cat(outs, dim=1), True)
+        else:
+            result[name] = (torch.stack(outs, dim=1), True)
+    return result
 
 
-def _first_tensor(output: Any, module: nn.Module, layer: str) -> torch.Tensor:
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, (tuple, list)) and output:
-        if isinstance(output[0], torch.Tensor):
-            return output[0]
-    raise TypeError(
-        f"Layer {layer!r} ({type(module).__name__}) returned {type(output).__name__}, not a tensor. "
-        "Record a submodule that returns a tensor, or wrap this one."
-    )
-
-
-class _Recorder:
-    """Holds the forward hooks and the outputs of one batch."""
-
-    def __init__(self, model: nn.Module, layers: list[str]) -> None:
-        self.layers = layers
-        self.modules = dict(model.named_modules())
-        self.outputs: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
-        self.sequence_layers: set[str] = set()
-        self.expected_calls: dict[str, int] | None = None
-        self.handles = [self.modules[name].register_forward_hook(self._hook(name)) for name in layers]
-
-    def _hook(self, name: str):
-        module = self.modules[name]
-
-        def hook(_mod, _inp, output):
-            out = _first_tensor(output, module, name)
-            if isinstance(module, nn.RNNBase) and out.dim() == 3:
-                if not module.batch_first:
-                    out = out.transpose(0, 1)  # (time, batch, hidden) -> (batch, time, hidden)
-                self.sequence_layers.add(name)
-            self.outputs[name].append(out.detach())
-            if self.expected_calls is not None and all(
-                len(self.outputs[n]) >= self.expected_calls[n] for n in self.layers
-            ):
-                raise _StopForward
-
-        return hook
-
-    def take(self) -> dict[str, tuple[torch.Tensor, bool]]:
-        """Return {layer: (tensor (batch, [time,] ...), has_time)} and clear the buffers.
-
-        The first call also learns how often each layer runs per forward pass, which lets
-        later batches stop early.
-        """
-        result = {}
-        calls = {}
-        for name in self.layers:
-            outs = self.outputs[name]
-            if not outs:
-                raise ValueError(
-                    f"Layer {name!r} was not called during the forward pass, so it has no activations. "
-                    "Choose a layer the model's forward() uses. Hint: use neurocompare.list_layers(model)."
-                )
-            calls[name] = len(outs)
-            if len(outs) == 1:
-                result[name] = (outs[0], name in self.sequence_layers)
-            elif name in self.sequence_layers:  # an RNN module run several times: join along time
-                result[name] = (torch.cat(outs, dim=1), True)
-            else:  # a module called once per time step
-                result[name] = (torch.stack(outs, dim=1), True)
-            self.outputs[name] = []
-        if self.expected_calls is None:
-            self.expected_calls = calls
-        return result
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-
-
-# ----------------------------------------------------------------------------- output sinks
-class _MemorySink:
-    def __init__(self) -> None:
-        self.chunks: dict[str, list[np.ndarray]] = {}
-
-    def write(self, layer: str, start: int, values: np.ndarray) -> None:
-        self.chunks.setdefault(layer, []).append(values)
-
-    def result(self, layer: str) -> np.ndarray:
-        return np.concatenate(self.chunks.pop(layer), axis=0)
-
-
-class _DiskSink:
-    """Streams each layer into its own NetCDF-4/HDF5 file, readable lazily by ``data.load``."""
-
-    def __init__(self, folder: Path, ids: np.ndarray, reduce: str) -> None:
-        import h5netcdf
-        import h5py
-
-        self._h5netcdf, self._h5py = h5netcdf, h5py
-        self.folder = folder
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.ids = ids
-        self.reduce = reduce
-        self.files: dict[str, Any] = {}
-        self.paths: dict[str, Path] = {}
-
-    def open(self, layer: str, n_units: int, n_time: int | None, dtype: np.dtype) -> None:
-        path = self.folder / f"{_safe_name(layer)}.nc"
-        tmp = path.with_name(path.name + ".partial")
-        f = self._h5netcdf.File(tmp, "w")
-        dims = {"stimulus": len(self.ids), "unit": n_units}
-        var_dims = ("stimulus", "unit")
-        if n_time is not None:
-            dims["time"] = n_time
-            var_dims = ("stimulus", "unit", "time")
-        f.dimensions = dims
-        chunk_rows = max(1, min(len(self.ids), (8 * 1024**2) // max(1, n_units * (n_time or 1) * dtype.itemsize)))
-        var = f.create_variable("responses", var_dims, dtype, chunks=(chunk_rows,) + tuple(dims[d] for d in var_dims[1:]))
-        sid = f.create_variable("stimulus_id", ("stimulus",), self._h5py.string_dtype())
-        sid[:] = self.ids.astype(object)
-        uid = f.create_variable("unit_id", ("unit",), self._h5py.string_dtype())
-        uid[:] = _unit_ids(layer, n_units).astype(object)
-        lay = f.create_variable("layer", ("unit",), self._h5py.string_dtype())
-        lay[:] = np.full(n_units, layer, dtype=object)
-        var.attrs["coordinates"] = "stimulus_id unit_id layer"
-        var.attrs["layer"] = layer
-        var.attrs["reduce"] = self.reduce
-        self.files[layer] = (f, var, tmp, path)
-
-    def write(self, layer: str, start: int, values: np.ndarray) -> None:
-        if layer not in self.files:
-            self.open(layer, values.shape[1], values.shape[2] if values.ndim == 3 else None, values.dtype)
-        _, var, _, _ = self.files[layer]
-        var[start : start + values.shape[0]] = values
-
-    def result(self, layer: str) -> xr.DataArray:
-        f, _, tmp, path = self.files.pop(layer)
-        f.close()
-        os.replace(tmp, path)
-        return load(path, lazy=True)
-
-
-def _safe_name(layer: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in layer) or "layer"
-
-
-def _unit_ids(layer: str, n: int) -> np.ndarray:
-    width = len(str(max(n - 1, 0)))
-    return np.array([f"{layer}.{i:0{width}d}" for i in range(n)])
+def _check_finite(name: str, values: torch.Tensor, ids: np.ndarray) -> None:
+    bad = ~torch.isfinite(values.reshape(values.shape[0], -1)).all(dim=1)
+    if bool(bad.any()):
+        which = ids[bad.cpu().numpy()]
+        raise ValueError(
+            f"Layer {name!r} produced non-finite values (NaN or inf) for {len(which)} stimulus(es), e.g. "
+            f"{_short(which)}. Check the stimuli's scale and the preprocessing, or record another layer."
+        )
 
 
 # ----------------------------------------------------------------------------- extract
-def _progress_enabled(progress: bool | None) -> bool:
-    if progress is not None:
-        return bool(progress)
-    if os.environ.get("NEUROCOMPARE_QUIET", "") not in ("", "0"):
-        return False
-    return sys.stderr.isatty()
-
-
 def extract(
-    model: nn.Module,
+    model: nn.Module | str | os.PathLike | ResolvedModel,
     stimuli: Any,
     layers: str | Sequence[str],
     *,
@@ -400,6 +305,7 @@ def extract(
     reduce: str | Callable = "flatten",
     n_components: int = 1000,
     seed: int = 0,
+    preprocessing: Preprocessing | Callable | str | None = "auto",
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     out_dir: str | os.PathLike | None = None,
@@ -410,15 +316,21 @@ def extract(
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Any module (torchvision and timm models included). It is put in eval mode and run
-        under ``torch.no_grad()``; its train/eval state and device are restored afterwards.
+    model : torch.nn.Module, str, path or ResolvedModel
+        Any module (torchvision and timm models included), or a spec that
+        :func:`neurocompare.models.resolve_model` understands (a registered name such as
+        ``"convnet_small"``, built with ``seed=0``; a checkpoint; ``"module:function"``). It is
+        put in eval mode and run under ``torch.no_grad()``; its train/eval state and device are
+        restored afterwards.
     stimuli : tensor, array, DataArray, mapping or sequence
-        - ``torch.Tensor`` or ``numpy.ndarray`` of shape (n_stimuli, ...), passed to the model
-          as it is (integer arrays are cast to float, not rescaled);
+        - ``torch.Tensor`` or ``numpy.ndarray`` of shape (n_stimuli, ...). ``uint8`` values are
+          images: scaled from [0, 255] to [0, 1] (as for a DataArray); other integers are cast to
+          float unscaled; floats pass as they are. For an image model (one that starts with a
+          ``Conv2d``, or has an image preprocessing) a numpy array (n, height, width, channel)
+          with 1 or 3 channels last is transposed to (n, channel, height, width);
         - an image ``xarray.DataArray`` with dims ('stimulus', 'height', 'width'[, 'channel'])
           (as the data loaders return), converted to (n_stimuli, channel, height, width) floats
-          in [0, 1] and carrying its ``stimulus_id`` coord;
+          in [0, 1] (integers divided by 255) and carrying its ``stimulus_id`` coord;
         - a mapping ``{stimulus_id: stimulus}`` or a sequence of stimuli or ``(id, stimulus)``
           pairs, all of one shape.
     layers : str or sequence of str
@@ -438,9 +350,17 @@ def extract(
     n_components : int
         Output units of ``random_projection``.
     seed : int
-        Seeds the random projection (one fixed matrix per layer).
+        Seeds the random projection (one fixed matrix per layer, from
+        ``neurocompare._seeding.torch_generator(seed, "random_projection", layer)``).
+    preprocessing : 'auto', None, Preprocessing or callable
+        Applied to every batch (dims (batch, ...)) before the model. ``'auto'``: the model's
+        registered preprocessing when ``model`` is a spec or a ``ResolvedModel`` (what
+        :func:`neurocompare.score` applies), nothing for a bare ``nn.Module``. ``None``: feed
+        the stimuli as they are.
     transform : callable, optional
-        Applied to every batch tensor before the model (preprocessing, e.g. normalization).
+        Another per-batch function (batch tensor -> batch tensor) before the model; used when
+        ``preprocessing`` resolves to nothing (``score`` passes a resolved model's preprocessing
+        here). Giving both is refused, so that a batch is never normalized twice.
     memory_budget : int or None
         Bytes of activations to keep in memory. When the estimated total exceeds it, each layer
         is streamed in chunks to a NetCDF/HDF5 file and returned lazily (values stay on disk
@@ -451,74 +371,82 @@ def extract(
         Stop each forward pass once every requested layer has produced its output (learned on
         the first batch), skipping the rest of the network.
     progress : bool, optional
-        Show a progress bar; default: only on an interactive terminal and unless
-        ``NEUROCOMPARE_QUIET`` is set.
+        Show a progress bar; default: the ``progress`` option (``neurocompare.set_options``),
+        which shows one only on an interactive terminal.
 
     Returns
     -------
     dict of str to Responses
         One per layer, dims ('stimulus', 'unit') or ('stimulus', 'unit', 'time') for recurrent
-        layers (an ``nn.RNN``/``GRU``/``LSTM`` output, or a module called once per time step).
-        Coords: ``stimulus_id``, ``unit_id`` (``"<layer>.<index>"``) and ``layer``.
+        layers (an ``nn.RNN``/``GRU``/``LSTM`` output, or a module called once per time step),
+        float32. Coords: ``stimulus_id``, ``unit_id`` (``"<layer>.<index>"``) and ``layer``.
 
     Raises
     ------
     ValueError
-        Unknown layer (the message lists close names), bad stimuli, fewer than 3 stimuli, or a
-        layer that the forward pass never calls.
+        Unknown layer (the message lists close names), bad stimuli, fewer than 3 stimuli, a
+        layer that the forward pass never calls, or a layer whose output is not finite.
+    TypeError
+        A model that is neither a module nor a spec; stimuli of an unsupported type.
+
+    See Also
+    --------
+    neurocompare.models.resolve_model : a spec -> module, preprocessing, id and weights hash.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"extract() needs a torch.nn.Module; got {type(model).__name__}.")
-    if not isinstance(batch_size, int) or batch_size < 1:
+    module, prep = _resolve(model, preprocessing)
+    if prep is not None and transform is not None:
+        raise ValueError(
+            f"extract() got both a preprocessing ({prep!r}) and a transform. Pass preprocessing=None to use only "
+            "the transform, or compose the two into one callable."
+        )
+    prep = prep if prep is not None else transform
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
-    layer_names = _resolve_layers(model, layers)
-    stim = _as_stimulus_set(stimuli, stimulus_ids)
+    layer_names = resolve_layers(module, _check_layers(layers))
+    stim = _as_stimulus_set(stimuli, stimulus_ids, _image_channels(module, prep))
     if stim.n < 3:
         raise ValueError(f"extract() needs at least 3 stimuli to make Responses; got {stim.n}.")
     dup = _duplicates(stim.ids)
     if dup:
         raise ValueError(f"stimulus_ids must be unique; repeated: {_short(dup)}.")
     reducer = _Reducer(reduce, n_components, seed)
+    reduce_name = reduce if isinstance(reduce, str) else getattr(reduce, "__name__", "callable")
 
-    params = list(model.parameters()) + list(model.buffers())
+    params = list(module.parameters()) + list(module.buffers())
     original_device = params[0].device if params else torch.device("cpu")
-    run_device = torch.device(device) if device is not None else original_device
-    if run_device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but no CUDA GPU is available; use device='cpu'.")
-    was_training = model.training
+    run_device = resolve_device(device) if device is not None else original_device
+    was_training = module.training
 
-    recorder = _Recorder(model, layer_names)
-    sink: _MemorySink | _DiskSink = _MemorySink()
-    if out_dir is not None:
-        sink = _DiskSink(Path(out_dir), stim.ids, _reduce_name(reduce))
+    hooks = LayerHooks(module, layer_names, detach=True, stop_early=False)
+    sink: MemorySink | DiskSink = DiskSink(Path(out_dir), stim.ids, reduce_name) if out_dir is not None else MemorySink()
     streaming = out_dir is not None
     has_time: dict[str, bool] = {}
-    starts = range(0, stim.n, batch_size)
     bar = None
-    if _progress_enabled(progress):
+    if progress_enabled(progress):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=stim.n, desc="extract", unit="stim")
     try:
-        model.to(run_device)
-        model.eval()
+        module.to(run_device)
+        module.eval()
         with torch.no_grad():
-            for start in starts:
+            for start in range(0, stim.n, batch_size):
                 stop = min(start + batch_size, stim.n)
                 batch = stim.get(start, stop).to(run_device)
-                if transform is not None:
-                    batch = transform(batch)
-                try:
-                    model(batch)
-                except _StopForward:
-                    pass
-                recorded = recorder.take()
-                if not early_stop:
-                    recorder.expected_calls = None
+                if prep is not None:
+                    batch = prep(batch)
+                hooks.clear()
+                hooks.forward(batch)
+                recorded = _take(hooks)
+                if start == 0 and early_stop:  # later passes stop once every layer ran as often
+                    hooks.expected_calls = {n: len(hooks.outputs[n]) for n in layer_names}
+                    hooks.stop_early = True
+                hooks.clear()
                 batch_values = {}
                 for name, (out, t) in recorded.items():
                     has_time[name] = t
                     red = reducer(name, out, t)
+                    _check_finite(name, red, stim.ids[start:stop])
                     if t:  # (batch, time, units) -> (batch, units, time)
                         red = red.transpose(1, 2)
                     batch_values[name] = red.float().cpu().numpy()
@@ -526,15 +454,20 @@ def extract(
                     per_stim = sum(v.nbytes for v in batch_values.values()) / (stop - start)
                     if per_stim * stim.n > memory_budget:
                         streaming = True
-                        sink = _DiskSink(Path(tempfile.mkdtemp(prefix="neurocompare_acts_")), stim.ids, _reduce_name(reduce))
+                        folder = Path(tempfile.mkdtemp(prefix="neurocompare_acts_"))
+                        sink = DiskSink(folder, stim.ids, reduce_name)
                 for name, values in batch_values.items():
                     sink.write(name, start, values)
                 if bar is not None:
                     bar.update(stop - start)
+    except BaseException:
+        if isinstance(sink, DiskSink):
+            sink.close()
+        raise
     finally:
-        recorder.remove()
-        model.train(was_training)
-        model.to(original_device)
+        hooks.remove()
+        module.train(was_training)
+        module.to(original_device)
         if bar is not None:
             bar.close()
 
@@ -548,13 +481,9 @@ def extract(
         n_units = values.shape[1]
         coords = {
             "stimulus_id": ("stimulus", stim.ids),
-            "unit_id": ("unit", _unit_ids(name, n_units)),
+            "unit_id": ("unit", unit_ids(name, n_units)),
             "layer": ("unit", np.full(n_units, name)),
         }
-        arr = xr.DataArray(values, dims=dims, coords=coords, attrs={"layer": name, "reduce": _reduce_name(reduce)})
+        arr = xr.DataArray(values, dims=dims, coords=coords, attrs={"layer": name, "reduce": reduce_name})
         results[name] = check_responses(arr)
     return results
-
-
-def _reduce_name(reduce: str | Callable) -> str:
-    return reduce if isinstance(reduce, str) else getattr(reduce, "__name__", "callable")

@@ -9,7 +9,7 @@ import xarray as xr
 from torch import nn
 
 from neurocompare.activations import extract, list_layers, stimuli_to_tensor
-from neurocompare.models import MODELS, build_model
+from neurocompare.models import MODELS, Preprocessing, build_model, resolve_model
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +166,8 @@ def test_layer_not_called_and_non_tensor_outputs():
         extract(Net(), torch.rand(4, 3), ["unused"], progress=False)
     with pytest.raises(TypeError, match="needs a torch.nn.Module"):
         extract(lambda x: x, torch.rand(4, 3), ["a"])
-    with pytest.raises(TypeError, match="needs a torch.nn.Module"):
+    # list_layers is the hook engine's (neurocompare._hooks); its message says "takes"
+    with pytest.raises(TypeError, match="takes a torch.nn.Module"):
         list_layers(object())
 
 
@@ -181,16 +182,30 @@ def test_streams_to_disk_under_a_small_memory_budget(model, images, tmp_path):
     np.testing.assert_allclose(explicit["fc"].values, in_memory["fc"].values, rtol=1e-5, atol=1e-6)
 
 
+def _registered_stimuli(name):
+    """Four stimuli for a registered model: its declared example input, else images of its first conv."""
+    builder = MODELS.get(name)
+    gen = torch.Generator().manual_seed(0)
+    shape = getattr(builder, "example_input_shape", None)
+    if shape is not None:
+        return torch.rand(4, *shape[1:], generator=gen)
+    example = getattr(builder, "example_input", None)
+    if callable(example):
+        x = example()
+        return torch.cat([x, x.flip(0) * 0.5])
+    if name == "mlp":
+        return torch.rand(4, 2, 14, 14, generator=gen)
+    first = next(p for p in builder().parameters())
+    assert first.dim() == 4, f"{name}: declare example_input_shape on its builder"
+    return torch.rand(4, first.shape[1], 32, 32, generator=gen)
+
+
 @pytest.mark.parametrize("name", MODELS.names())
 def test_every_registered_model_extracts(name):
-    model = MODELS.get(name)()
-    first = next(p for p in model.parameters())
-    if first.dim() == 4:
-        stimuli = torch.rand(4, first.shape[1], 32, 32)
-    else:
-        pytest.skip(f"{name} is not an image model; covered by its own tests")
-    layers = list_layers(model)
-    acts = extract(model, stimuli, [layers[0], layers[-1]], progress=False)
+    """Every registered model, by name (so with its registered preprocessing), extracts finite values."""
+    stimuli = _registered_stimuli(name)
+    layers = list_layers(build_model(name))
+    acts = extract(name, stimuli, [layers[0], layers[-1]], progress=False)
     for resp in acts.values():
         assert resp.sizes["stimulus"] == 4 and np.isfinite(resp.values).all()
 
@@ -201,3 +216,105 @@ def test_cuda_matches_cpu(model, images):
     gpu = extract(model, images, ["fc"], device="cuda", progress=False)["fc"]
     np.testing.assert_allclose(gpu.values, cpu.values, rtol=1e-3, atol=1e-4)
     assert next(model.parameters()).device.type == "cpu"  # model moved back
+
+
+# ----------------------------------------------------------------------------- one preprocessing rule
+def test_a_spec_gets_the_preprocessing_score_applies(images):
+    """extract("convnet_small", ...) feeds the model what score() feeds it (same numbers either door)."""
+    resolved = resolve_model("convnet_small")
+    by_name = extract("convnet_small", images, ["block2", "fc"], progress=False)
+    as_score = extract(resolved.model, images, ["block2", "fc"], transform=resolved.preprocessing, progress=False)
+    by_resolved = extract(resolved, images, ["block2", "fc"], progress=False)
+    for layer in ("block2", "fc"):
+        np.testing.assert_array_equal(by_name[layer].values, as_score[layer].values)
+        np.testing.assert_array_equal(by_resolved[layer].values, as_score[layer].values)
+    # ... and that input is ImageNet-normalized: a bare module (no preprocessing) sees other values
+    bare = extract(build_model("convnet_small", seed=0), images, ["fc"], progress=False)["fc"]
+    assert not np.allclose(bare.values, by_name["fc"].values)
+    manual = extract(resolved.model, Preprocessing()(images), ["fc"], preprocessing=None, progress=False)["fc"]
+    np.testing.assert_array_equal(manual.values, by_name["fc"].values)
+    # preprocessing=None feeds the stimuli as they are, whatever the model is
+    raw = extract("convnet_small", images, ["fc"], preprocessing=None, progress=False)["fc"]
+    np.testing.assert_array_equal(raw.values, bare.values)
+
+
+def test_resolve_model_of_a_bare_module_matches_extract(model, images):
+    rm = resolve_model(model)
+    assert rm.preprocessing.is_identity
+    a = extract(model, images, ["fc"], progress=False)["fc"]
+    b = extract(rm.model, images, ["fc"], transform=rm.preprocessing, progress=False)["fc"]
+    np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_preprocessing_and_transform_together_are_refused(images):
+    with pytest.raises(ValueError, match="both a preprocessing"):
+        extract("convnet_small", images, ["fc"], transform=lambda x: x, progress=False)
+    with pytest.raises(ValueError, match="'preprocessing' parameter of extract"):
+        extract("convnet_small", images, ["fc"], preprocessing="imagenet", progress=False)
+    with pytest.raises(TypeError, match="model spec"):
+        extract(3, images, ["fc"], progress=False)
+
+
+def test_uint8_images_are_scaled_like_a_dataarray(model, images):
+    uint8 = (images.numpy() * 255).round().astype(np.uint8)  # (n, channel, height, width)
+    as_float = torch.from_numpy(uint8.astype(np.float32) / 255)
+    ref = extract(model, as_float, ["fc"], progress=False)["fc"].values
+    for stim in (uint8, torch.from_numpy(uint8), list(torch.from_numpy(uint8))):
+        np.testing.assert_array_equal(extract(model, stim, ["fc"], progress=False)["fc"].values, ref)
+    da = xr.DataArray(np.moveaxis(uint8, 1, -1), dims=("stimulus", "height", "width", "channel"))
+    np.testing.assert_array_equal(extract(model, da, ["fc"], progress=False)["fc"].values, ref)
+
+
+def test_channel_last_numpy_images_are_transposed(model, images):
+    from neurocompare.activations import _as_stimulus_set
+
+    nhwc = np.ascontiguousarray(images.permute(0, 2, 3, 1).numpy())
+    assert torch.equal(_as_stimulus_set(nhwc, None, {3}).get(0, 13), images)  # the same input tensor
+    first = extract(model, images.numpy(), ["fc"], progress=False)["fc"].values
+    last = extract(model, nhwc, ["fc"], progress=False)["fc"].values
+    # equal inputs at another memory address may take another float32 kernel path: rounding only
+    np.testing.assert_allclose(first, last, rtol=1e-5, atol=1e-6)
+    # a grayscale image model (1 input channel) and (n, height, width, 1) arrays
+    gray = build_model("convnet_small", in_channels=1, seed=0)
+    x = images[:, :1]
+    np.testing.assert_allclose(
+        extract(gray, x.numpy(), ["fc"], progress=False)["fc"].values,
+        extract(gray, np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy()), ["fc"], progress=False)["fc"].values,
+        rtol=1e-5, atol=1e-6,
+    )
+    # not an image model: a (n, a, b, 3) array is passed as it is
+    lin = nn.Sequential(nn.Flatten(), nn.Linear(24 * 5 * 3, 2))
+    assert extract(lin, np.zeros((4, 24, 5, 3), np.float32), ["1"], progress=False)["1"].shape == (4, 2)
+
+
+def test_a_layer_with_non_finite_output_is_named():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 2)
+            self.log = nn.Identity()
+
+        def forward(self, x):
+            return self.log(torch.log(self.lin(x)))  # log of negative numbers: NaN
+
+    net = Net()
+    with torch.no_grad():
+        net.lin.weight.fill_(-1.0)
+        net.lin.bias.zero_()
+    x = torch.rand(5, 3) + 0.1
+    with pytest.raises(ValueError, match=r"Layer 'log' produced non-finite values .*5 stimulus"):
+        extract(net, x, ["lin", "log"], progress=False)
+    assert np.isfinite(extract(net, x, ["lin"], progress=False)["lin"].values).all()
+
+
+def test_hooks_are_removed_even_after_an_error(model, images):
+    with pytest.raises(ValueError):
+        extract(model, images, ["fc"], reduce="nope", progress=False)
+    extract(model, images, ["block1", "fc"], progress=False)
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_list_layers_is_the_hook_engines():
+    from neurocompare import _hooks, activations
+
+    assert activations.list_layers is _hooks.list_layers

@@ -1,4 +1,4 @@
-"""Tests for neurocompare.model_specs: spec resolution and preprocessing."""
+"""Tests for neurocompare.models.resolve_model (spec resolution) and Preprocessing."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from neurocompare.cache import weights_hash
-from neurocompare.model_specs import (
+from neurocompare.models import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    MODELS,
+    ModelRegistry,
     Preprocessing,
-    get_preprocessing,
-    register_preprocessing,
+    ResolvedModel,
+    build_model,
     resolve_model,
+    weights_hash,
 )
-from neurocompare.models import build_model
 
 
 def test_registered_name_defaults_to_seed_0_and_hashes_its_weights():
@@ -75,11 +76,29 @@ def test_unknown_names_and_types():
         resolve_model("convnet_smal")
     with pytest.raises(TypeError, match="must be a string"):
         resolve_model(3)
+    with pytest.raises(TypeError, match="takes a neurocompare.models.Preprocessing"):
+        resolve_model("convnet_small", preprocessing=lambda x: x)
+    assert isinstance(resolve_model("convnet_small"), ResolvedModel)
 
 
 def test_module_object_is_accepted():
+    # A bare module gets no preprocessing (it used to get one guessed from its first conv, while
+    # extract() gave it none: score() and extract() then fed the same module different inputs).
     rm = resolve_model(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)))
-    assert rm.source == "object" and rm.preprocessing.channels == 1  # inferred from the first conv
+    assert rm.source == "object" and rm.preprocessing.is_identity
+    x = torch.rand(2, 1, 5, 5)
+    assert rm.preprocessing(x) is x
+    given = resolve_model(rm.model, preprocessing=Preprocessing(channels=1, mean=(0.5,), std=(0.5,)))
+    assert given.preprocessing.mean == (0.5,)
+    assert resolve_model(given) is given  # a ResolvedModel passes through
+    assert resolve_model(given, preprocessing=Preprocessing.identity()).preprocessing.is_identity
+
+
+def test_function_spec_takes_a_registered_builders_preprocessing():
+    rm = resolve_model("neurocompare.models.convnets:convnet_small", kwargs={"seed": 0})
+    assert rm.preprocessing == resolve_model("convnet_small").preprocessing
+    gray = resolve_model("neurocompare.models.convnets:convnet_small", kwargs={"in_channels": 1})
+    assert gray.preprocessing == Preprocessing(channels=1, mean=None, std=None)  # built for one channel
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torchvision") is not None, reason="torchvision installed")
@@ -122,10 +141,15 @@ def test_preprocessing_errors_and_registry():
         Preprocessing()(torch.zeros(3, 4))
     with pytest.raises(ValueError, match="mean has 3 value"):
         Preprocessing(channels=None)(torch.zeros(1, 2, 4, 4))
-    with pytest.raises(TypeError, match="takes a Preprocessing"):
-        register_preprocessing("x", {"size": 3})
-    assert get_preprocessing("unregistered_model", in_channels=1).channels == 1
-    assert get_preprocessing("convnet_small").mean == IMAGENET_MEAN
+    with pytest.raises(ValueError, match="one value per channel"):
+        Preprocessing(mean=(0.5,), std=(0.5, 0.5))
+    registry = ModelRegistry()
+    with pytest.raises(TypeError, match="must be a neurocompare.models.Preprocessing"):
+        registry.register("x", lambda: None, preprocessing={"size": 3})
+    with pytest.raises(TypeError, match="must be callable"):
+        registry.register("y", 3)
+    assert MODELS.entry("convnet_small").preprocessing.mean == IMAGENET_MEAN
+    assert resolve_model("convnet_small", kwargs={"in_channels": 1}).preprocessing.channels == 1
 
 
 @pytest.mark.parametrize("name", ["audio_conv1d_tiny", "audio_spectrogram_tiny"])
@@ -135,3 +159,11 @@ def test_tiny_audio_models_take_waveforms(name):
     out = rm.model(rm.preprocessing(torch.randn(3, 16000)))
     assert out.shape[0] == 3 and out.dim() == 2
     assert resolve_model(name).weights_hash == rm.weights_hash  # seeded
+
+
+def test_weights_hash_agrees_with_the_cache_module():
+    """Two implementations of one thing must agree (neurocompare.cache keeps its own copy for now)."""
+    cache = pytest.importorskip("neurocompare.cache")
+    for name in ("convnet_small", "mlp", "audio_conv1d_tiny"):
+        model = build_model(name, seed=2)
+        assert weights_hash(model) == cache.weights_hash(model)

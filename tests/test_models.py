@@ -1,4 +1,5 @@
-"""Every registered model builds reproducibly and runs forward; the ResNet-18 matches torchvision's shapes."""
+"""Every registered model builds reproducibly and runs forward, with its registered preprocessing;
+seeded weights are the published ones; the ResNet-18 matches torchvision's shapes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import inspect
 import pytest
 import torch
 
-from neurocompare.models import MODELS, build_model
+from neurocompare.models import MODELS, Preprocessing, build_model, he_normal_, model_names, resolve_model, weights_hash
 
 # input shape per model family (a builder may register an `example_input` attribute to override)
 _INPUTS = {"mlp": (2, 2, 14, 14), "resnet18": (2, 3, 64, 64)}
@@ -81,3 +82,57 @@ def test_mlp_checks_input_size():
     m = build_model("mlp", in_features=392)
     with pytest.raises(ValueError, match="392 input features"):
         m(torch.rand(2, 1, 28, 28))
+
+
+# SHA-256 of the seed-0 weights, recorded from the code before the model registry was redesigned
+# (commit 7f8d3df: models.convnets._seeded and model_specs' audio builders). The README's
+# published scores were computed with these weights; a change here changes them.
+PUBLISHED_WEIGHTS = {
+    "convnet_small": "a4eb33968d055f7336876019aafbc8fffc50451827119d729ebffe0707b383c3",
+    "convnet_medium": "c0b05d1feb089f182d655c5e78e1af980d715fd54842b559c55eac2691483274",
+    "resnet18_small": "a9aca4c11323faae05c1e8ddab4fd546b802469a499b7e37c627b9e435d65d5c",
+    "mlp": "ed56e54ea670ca3a9f7c5064b33af576a8d39ec12a864a8cb653d126cef27eeb",
+    "audio_conv1d_tiny": "22fcbdbecc6be432e10992f56d19f308e8c7423ab3d3622152c898a45c300dc3",
+    "audio_spectrogram_tiny": "e1a06cafcb3b24f2962cb2487a1edfe85ca6b05ba4699108ba815f1ea9550657",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_WEIGHTS))
+def test_seeded_weights_are_the_published_ones(name):
+    assert resolve_model(name).weights_hash == PUBLISHED_WEIGHTS[name]
+    assert weights_hash(build_model(name, seed=0)) == PUBLISHED_WEIGHTS[name]
+
+
+def test_he_normal_draws_from_its_own_generator_with_the_right_scale():
+    net = torch.nn.Sequential(torch.nn.Linear(400, 300), torch.nn.BatchNorm1d(300))  # default init: global RNG
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    he_normal_(net, seed=5)
+    assert torch.equal(before, torch.random.get_rng_state())  # the caller's RNG is untouched
+    w = net[0].weight.detach()
+    # N(0, 2 / fan_in): the sample variance of 120,000 draws is within ~5 standard errors
+    # (s.e. of a variance estimate = var * sqrt(2 / n))
+    var = 2.0 / 400
+    assert abs(float(w.var()) - var) < 5 * var * (2 / w.numel()) ** 0.5
+    assert torch.equal(net[0].bias, torch.zeros(300)) and torch.equal(net[1].weight, torch.ones(300))
+    # the torch.manual_seed(seed) stream, as the convnets always used
+    expected = torch.randn(300, 400, generator=torch.Generator().manual_seed(5)) * var**0.5
+    assert torch.equal(w, expected)
+    untouched = torch.nn.Linear(3, 2)
+    assert he_normal_(untouched, None) is untouched
+
+
+def test_every_model_is_registered_once_with_its_preprocessing():
+    assert {"convnet_small", "audio_conv1d_tiny", "audio_spectrogram_tiny", "mlp"} <= set(model_names())
+    for name in model_names():
+        entry = MODELS.entry(name)
+        assert isinstance(entry.preprocessing, Preprocessing) and entry.builder is MODELS.get(name)
+        assert entry.modality in ("image", "audio") and entry.description, name
+    assert MODELS.entry("convnet_small").preprocessing == Preprocessing()
+    assert MODELS.entry("audio_conv1d_tiny").preprocessing.sample_rate == 16000
+    assert MODELS.entry("mlp").preprocessing.is_identity
+    assert MODELS.entry("path_integrator_rnn").preprocessing.is_identity  # registered without one
+    with pytest.raises(ValueError, match="already registered"):
+        MODELS.register("convnet_small", lambda **kw: None)
+    with pytest.raises(KeyError, match="Did you mean: convnet_small"):
+        MODELS.entry("convnet_smal")

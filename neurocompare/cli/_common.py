@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-__all__ = ["resolve_model", "load_stimuli", "ensure_writable"]
+__all__ = ["resolve_spec", "resolve_model", "load_stimuli", "ensure_writable"]
 
 
-def resolve_model(spec: str, *, seed: int = 0):
-    """Build a model from any spec :func:`neurocompare.model_specs.resolve_model` accepts.
+def resolve_spec(spec: str, *, seed: int = 0):
+    """Resolve a model spec from the command line (see :func:`neurocompare.models.resolve_model`).
 
     Parameters
     ----------
@@ -18,11 +18,21 @@ def resolve_model(spec: str, *, seed: int = 0):
         ``torchvision:NAME`` / ``timm:NAME`` when those are installed.
     seed : int
         Passed to registered builders.
+
+    Returns
+    -------
+    neurocompare.models.ResolvedModel
+        The module with its preprocessing, id and weights hash.
     """
-    from neurocompare.model_specs import resolve_model as _resolve
+    from neurocompare.models import resolve_model as _resolve
 
     is_registered_name = ":" not in spec and not Path(spec).suffix
-    return _resolve(spec, kwargs={"seed": seed} if is_registered_name else None).model
+    return _resolve(spec, kwargs={"seed": seed} if is_registered_name else None)
+
+
+def resolve_model(spec: str, *, seed: int = 0):
+    """The bare ``nn.Module`` of :func:`resolve_spec` (for commands that do not feed it stimuli)."""
+    return resolve_spec(spec, seed=seed).model
 
 
 def load_stimuli(path: str | None = None, dataset: str | None = None, data_root: str | None = None):

@@ -1,38 +1,57 @@
-"""Model builders, registered by name: ``build_model("convnet_small", seed=0)``.
+"""Models, each registered once together with its preprocessing.
 
-Every builder returns a plain ``torch.nn.Module`` and takes keyword arguments only.
-Register a new one with ``@MODELS.register("name")``; a test runs extraction on each.
+- :data:`MODELS` / :func:`register_model`: the registry. A builder takes keyword arguments only
+  (``seed``, ``num_classes``, ``in_channels``, ...) and returns a plain ``torch.nn.Module``; its
+  :class:`Preprocessing` (resize, grayscale↔RGB, normalization, or audio) is registered with it.
+- :func:`build_model`: the bare module; :func:`resolve_model`: the module *with* its
+  preprocessing, id and weights hash (a :class:`ResolvedModel`), from a name, a checkpoint, a
+  ``module:function``, ``torchvision:``/``timm:`` or an ``nn.Module``. :func:`neurocompare.extract`
+  and :func:`neurocompare.score` both go through :func:`resolve_model`, so they feed a model the
+  same input.
+- :func:`he_normal_`: the seeded initialisation of every builder here; :func:`weights_hash`:
+  a model's identity.
+
+Registered here: ``convnet_small``, ``convnet_medium``, ``resnet18``, ``resnet18_small`` (ImageNet
+normalization), ``mlp`` (no preprocessing), ``audio_conv1d_tiny``, ``audio_spectrogram_tiny``
+(16 kHz waveforms) and the path integrators of :mod:`neurocompare.models.path_integration`.
+A test builds and runs every registered model, so a new one is tested when it is registered.
+
+Examples
+--------
+>>> from neurocompare.models import build_model, resolve_model
+>>> net = build_model("convnet_small", seed=0)
+>>> rm = resolve_model("convnet_small")
+>>> rm.preprocessing.mean
+(0.485, 0.456, 0.406)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from neurocompare.models._preprocessing import AUDIO_16K, IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from neurocompare.models._registry import MODELS, ModelEntry, ModelRegistry, build_model, model_names, register_model
+from neurocompare.models._specs import ResolvedModel, resolve_model
+from neurocompare.models._weights import he_normal_, weights_hash
 
-from neurocompare.registry import Registry
+# builders register themselves on import
+from neurocompare.models import convnets  # noqa: E402,F401
+from neurocompare.models import resnet  # noqa: E402,F401
+from neurocompare.models import mlp  # noqa: E402,F401
+from neurocompare.models import audio  # noqa: E402,F401
+from neurocompare.models import path_integration  # noqa: E402,F401
 
-MODELS = Registry("model")
-
-__all__ = ["MODELS", "build_model"]
-
-
-def build_model(name: str, **kwargs: Any):
-    """Build the registered model ``name`` with builder keyword arguments ``kwargs``.
-
-    Parameters
-    ----------
-    name : str
-        A name from ``MODELS.names()``.
-    **kwargs
-        Passed to the builder (e.g. ``seed``, ``num_classes``, ``in_channels``).
-
-    Returns
-    -------
-    torch.nn.Module
-    """
-    return MODELS.get(name)(**kwargs)
-
-
-from neurocompare.models import convnets  # noqa: E402,F401  (registers on import)
-from neurocompare.models import resnet  # noqa: E402,F401  (registers resnet18, resnet18_small)
-from neurocompare.models import mlp  # noqa: E402,F401  (registers mlp)
-from neurocompare.models import path_integration  # noqa: E402,F401  (registers path_integrator_rnn/gru/lstm, ssl_path_integrator)
+__all__ = [
+    "AUDIO_16K",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MODELS",
+    "ModelEntry",
+    "ModelRegistry",
+    "Preprocessing",
+    "ResolvedModel",
+    "build_model",
+    "he_normal_",
+    "model_names",
+    "register_model",
+    "resolve_model",
+    "weights_hash",
+]

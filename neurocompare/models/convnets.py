@@ -3,6 +3,10 @@
 Both take images of shape (batch, in_channels, height, width) of any size >= 16 pixels and
 end in a global-average-pooled linear read-out, so they work on MNIST (1×28×28) and on
 natural images (3×H×W) alike.
+
+Registered with ImageNet normalization at the stimulus size (:class:`Preprocessing` defaults):
+grayscale stimuli are repeated to three channels. Weights are He-normal from ``seed``
+(:func:`he_normal_`), not trained.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neurocompare.models import MODELS
+from neurocompare.models._preprocessing import Preprocessing
+from neurocompare.models._registry import MODELS
+from neurocompare.models._weights import he_normal_
 
 __all__ = ["ConvNet", "convnet_small", "convnet_medium"]
 
@@ -61,34 +67,13 @@ class ConvNet(nn.Module):
         return self.fc(self.flatten(self.avgpool(x)))
 
 
-def _seeded(model: nn.Module, seed: int | None) -> nn.Module:
-    """Re-initialise ``model`` reproducibly from ``seed`` (He-normal weights, zero biases).
-
-    Independent of the global torch RNG, so building a model never disturbs other seeded code.
-    """
-    if seed is None:
-        return model
-    gen = torch.Generator().manual_seed(int(seed))
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() > 1:
-                fan_in = p[0].numel()
-                p.copy_(torch.randn(p.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
-            else:
-                p.zero_()
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-    return model
-
-
-@MODELS.register("convnet_small")
+@MODELS.register("convnet_small", preprocessing=Preprocessing())
 def convnet_small(*, in_channels: int = 3, num_classes: int = 10, seed: int | None = 0) -> ConvNet:
     """Two conv blocks (32, 64 channels): fast enough for tests and CPU training."""
-    return _seeded(ConvNet((32, 64), in_channels=in_channels, num_classes=num_classes), seed)
+    return he_normal_(ConvNet((32, 64), in_channels=in_channels, num_classes=num_classes), seed)
 
 
-@MODELS.register("convnet_medium")
+@MODELS.register("convnet_medium", preprocessing=Preprocessing())
 def convnet_medium(*, in_channels: int = 3, num_classes: int = 10, seed: int | None = 0) -> ConvNet:
     """Four conv blocks (32, 64, 128, 256 channels)."""
-    return _seeded(ConvNet((32, 64, 128, 256), in_channels=in_channels, num_classes=num_classes), seed)
+    return he_normal_(ConvNet((32, 64, 128, 256), in_channels=in_channels, num_classes=num_classes), seed)

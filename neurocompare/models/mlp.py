@@ -1,12 +1,16 @@
-"""Multi-layer perceptrons on flattened inputs (e.g. Colored MNIST's 2×14×14 images)."""
+"""Multi-layer perceptrons on flattened inputs (e.g. Colored MNIST's 2×14×14 images).
+
+Registered without preprocessing: the stimuli reach the network as they are (it flattens them).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from neurocompare.models import MODELS
-from neurocompare.models.convnets import _seeded
+from neurocompare.models._preprocessing import Preprocessing
+from neurocompare.models._registry import MODELS
+from neurocompare.models._weights import he_normal_
 
 __all__ = ["MLP", "mlp"]
 
@@ -50,11 +54,11 @@ class MLP(nn.Module):
         return self.out(x)
 
 
-@MODELS.register("mlp")
+@MODELS.register("mlp", preprocessing=Preprocessing.identity())
 def mlp(*, in_features: int = 392, hidden=(390, 390), num_classes: int = 1, seed: int | None = 0,
         in_channels: int | None = None) -> MLP:
     """An MLP (default: the IRM paper's Colored MNIST network, 392 → 390 → 390 → 1).
 
     ``in_channels`` is accepted for a uniform builder signature and ignored.
     """
-    return _seeded(MLP(in_features, tuple(hidden), num_classes), seed)
+    return he_normal_(MLP(in_features, tuple(hidden), num_classes), seed)

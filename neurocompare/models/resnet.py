@@ -16,8 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neurocompare.models import MODELS
-from neurocompare.models.convnets import _seeded
+from neurocompare.models._preprocessing import Preprocessing
+from neurocompare.models._registry import MODELS
+from neurocompare.models._weights import he_normal_
 
 __all__ = ["BasicBlock", "ResNet", "resnet18", "resnet18_small"]
 
@@ -96,13 +97,13 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-@MODELS.register("resnet18")
+@MODELS.register("resnet18", preprocessing=Preprocessing())
 def resnet18(*, in_channels: int = 3, num_classes: int = 1000, seed: int | None = 0) -> ResNet:
     """ResNet-18 with the ImageNet stem (for 64×64 and larger inputs); torchvision-compatible names."""
-    return _seeded(ResNet((2, 2, 2, 2), in_channels=in_channels, num_classes=num_classes), seed)
+    return he_normal_(ResNet((2, 2, 2, 2), in_channels=in_channels, num_classes=num_classes), seed)
 
 
-@MODELS.register("resnet18_small")
+@MODELS.register("resnet18_small", preprocessing=Preprocessing())
 def resnet18_small(*, in_channels: int = 3, num_classes: int = 10, seed: int | None = 0) -> ResNet:
     """ResNet-18 with the CIFAR stem, for 32×32 (or MNIST-sized) inputs."""
-    return _seeded(ResNet((2, 2, 2, 2), in_channels=in_channels, num_classes=num_classes, small_input=True), seed)
+    return he_normal_(ResNet((2, 2, 2, 2), in_channels=in_channels, num_classes=num_classes, small_input=True), seed)

@@ -1,0 +1,109 @@
+"""Where :func:`neurocompare.extract` puts activations: in memory, or streamed to NetCDF/HDF5 files.
+
+A sink receives each layer's values batch by batch, dims (batch, unit[, time]), and hands back
+the whole layer at the end: an array (:class:`MemorySink`) or a lazily loaded ``Responses`` read
+back from its file (:class:`DiskSink`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neurocompare.data import load
+
+__all__ = ["MemorySink", "DiskSink", "unit_ids"]
+
+
+class MemorySink:
+    """Keeps every batch in memory; :meth:`result` concatenates them along the stimulus dim."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[str, list[np.ndarray]] = {}
+
+    def write(self, layer: str, start: int, values: np.ndarray) -> None:
+        self.chunks.setdefault(layer, []).append(values)
+
+    def result(self, layer: str) -> np.ndarray:
+        return np.concatenate(self.chunks.pop(layer), axis=0)
+
+
+class DiskSink:
+    """Streams each layer into its own NetCDF-4/HDF5 file, readable lazily by ``data.load``.
+
+    Parameters
+    ----------
+    folder : Path
+        One ``<layer>.nc`` per layer (written as ``.partial`` and renamed when complete).
+    ids : numpy.ndarray of str, dims (stimulus,)
+    reduce : str
+        The reduction's name, stored as an attribute.
+    """
+
+    def __init__(self, folder: Path, ids: np.ndarray, reduce: str) -> None:
+        import h5netcdf
+        import h5py
+
+        self._h5netcdf, self._h5py = h5netcdf, h5py
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.ids = ids
+        self.reduce = reduce
+        self.files: dict[str, Any] = {}
+        self.paths: dict[str, Path] = {}
+
+    def open(self, layer: str, n_units: int, n_time: int | None, dtype: np.dtype) -> None:
+        path = self.folder / f"{_safe_name(layer)}.nc"
+        tmp = path.with_name(path.name + ".partial")
+        f = self._h5netcdf.File(tmp, "w")
+        dims = {"stimulus": len(self.ids), "unit": n_units}
+        var_dims = ("stimulus", "unit")
+        if n_time is not None:
+            dims["time"] = n_time
+            var_dims = ("stimulus", "unit", "time")
+        f.dimensions = dims
+        chunk_rows = max(1, min(len(self.ids), (8 * 1024**2) // max(1, n_units * (n_time or 1) * dtype.itemsize)))
+        var = f.create_variable("responses", var_dims, dtype, chunks=(chunk_rows,) + tuple(dims[d] for d in var_dims[1:]))
+        sid = f.create_variable("stimulus_id", ("stimulus",), self._h5py.string_dtype())
+        sid[:] = self.ids.astype(object)
+        uid = f.create_variable("unit_id", ("unit",), self._h5py.string_dtype())
+        uid[:] = unit_ids(layer, n_units).astype(object)
+        lay = f.create_variable("layer", ("unit",), self._h5py.string_dtype())
+        lay[:] = np.full(n_units, layer, dtype=object)
+        var.attrs["coordinates"] = "stimulus_id unit_id layer"
+        var.attrs["layer"] = layer
+        var.attrs["reduce"] = self.reduce
+        self.files[layer] = (f, var, tmp, path)
+
+    def write(self, layer: str, start: int, values: np.ndarray) -> None:
+        if layer not in self.files:
+            self.open(layer, values.shape[1], values.shape[2] if values.ndim == 3 else None, values.dtype)
+        _, var, _, _ = self.files[layer]
+        var[start : start + values.shape[0]] = values
+
+    def close(self) -> None:
+        """Close and delete the files of layers not handed back (after a failed extraction)."""
+        for f, _, tmp, _ in self.files.values():
+            f.close()
+            Path(tmp).unlink(missing_ok=True)
+        self.files = {}
+
+    def result(self, layer: str) -> xr.DataArray:
+        f, _, tmp, path = self.files.pop(layer)
+        f.close()
+        os.replace(tmp, path)
+        return load(path, lazy=True)
+
+
+def _safe_name(layer: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in layer) or "layer"
+
+
+def unit_ids(layer: str, n: int) -> np.ndarray:
+    """``n`` unit ids ``"<layer>.<index>"``, zero-padded so that they sort in order; dims (unit,)."""
+    width = len(str(max(n - 1, 0)))
+    return np.array([f"{layer}.{i:0{width}d}" for i in range(n)])
