@@ -118,8 +118,7 @@ def build(arch: str, seed: int) -> nn.Module:
     """
     from collections import OrderedDict
 
-    from neurocompare.models import build_model
-    from neurocompare.models.convnets import _seeded
+    from neurocompare.models import build_model, he_normal_
 
     if arch == "cnn":
         net = nn.Sequential(OrderedDict(
@@ -127,7 +126,7 @@ def build(arch: str, seed: int) -> nn.Module:
             conv2=nn.Conv2d(16, 32, 3, padding=1), relu2=nn.ReLU(), pool2=nn.MaxPool2d(2),
             flatten=nn.Flatten(), fc1=nn.Linear(32 * 7 * 7, 128), relu3=nn.ReLU(), out=nn.Linear(128, 10),
         ))
-        return _seeded(net, seed)
+        return he_normal_(net, seed)
     if arch == "mlp":
         return build_model("mlp", in_features=784, hidden=(256, 256, 128), num_classes=10, seed=seed)
     raise ValueError(f"Unknown architecture {arch!r}; choose from {sorted(LAYERS)}.")
