@@ -267,7 +267,7 @@ def score(
     >>> score("convnet_small", "cowley2023.V4-ridge.210325")  # doctest: +SKIP
     Score(cowley2023.V4-ridge.210325.v1: value=... ± ... (sd over 10 splits), raw=..., ceiling=..., layer='block2')
     """
-    from neurocompare.model_specs import ResolvedModel, resolve_model
+    from neurocompare.models import ResolvedModel, resolve_model
 
     bench = benchmark if isinstance(benchmark, Benchmark) else get_benchmark(benchmark, root=root)
     bench = with_seed(bench, seed)

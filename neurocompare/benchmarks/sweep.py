@@ -78,7 +78,7 @@ def _import_modules(modules: Sequence[str]) -> None:
 
 
 def _worker_model(spec: Any, kwargs_json: str) -> Any:
-    from neurocompare.model_specs import resolve_model
+    from neurocompare.models import resolve_model
 
     key = (str(spec), kwargs_json)
     if key not in _MODEL_CACHE:
@@ -190,7 +190,7 @@ def run_sweep(
     Parameters
     ----------
     models : sequence of str
-        Model specs (see :func:`neurocompare.model_specs.resolve_model`); workers rebuild them
+        Model specs (see :func:`neurocompare.models.resolve_model`); workers rebuild them
         from the spec, so pass strings (registered names, checkpoint paths, ``module:function``).
     benchmarks : sequence of str or Benchmark
         Registered identifiers, or Benchmark objects (sent to the workers).
@@ -224,7 +224,7 @@ def run_sweep(
     SweepResult
     """
     from neurocompare._optional import require
-    from neurocompare.model_specs import resolve_model
+    from neurocompare.models import resolve_model
 
     distributed = require("distributed", "neurocompare sweep")
     kwargs_json = json.dumps(model_kwargs or {}, sort_keys=True)

@@ -28,7 +28,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from neurocompare.benchmarks import format_table, score, write_score
     from neurocompare.cli._common import ensure_writable
-    from neurocompare.model_specs import resolve_model
+    from neurocompare.models import resolve_model
 
     if args.out:
         ensure_writable(args.out)
