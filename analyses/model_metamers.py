@@ -102,9 +102,8 @@ def load_mnist(cfg: Config) -> dict[str, np.ndarray]:
         root = str(beside) if beside.is_dir() else None
     out = {}
     for split in ("train", "test"):
-        x, y = mnist.load(split, root=root)
-        out[f"x_{split}"] = (np.asarray(x, np.float32) / 255.0)[:, None]
-        out[f"y_{split}"] = np.asarray(y, np.int64)
+        x, y = mnist.load_tensors(split, root=root)
+        out[f"x_{split}"], out[f"y_{split}"] = x.numpy(), y.numpy()
     return out
 
 
