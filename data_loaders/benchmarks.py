@@ -180,14 +180,9 @@ def load_natsound165(root: str | os.PathLike | None = None, *, sample_rate: int 
 
 
 def _data_root(root) -> Path:
-    if root is not None:
-        return Path(root)
-    try:
-        from data_loaders import get_root
+    from neurocompare._options import data_dir
 
-        return Path(get_root())
-    except ImportError:  # pragma: no cover
-        return Path(os.environ.get("NEUROCOMPARE_DATA", "."))
+    return data_dir(root)
 
 
 def _resample(sounds: xr.DataArray, rate: int) -> xr.DataArray:

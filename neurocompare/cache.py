@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurocompare._options import cache_dir, get_options
 from neurocompare.data import load, save
 
 __all__ = [
@@ -64,11 +65,8 @@ CACHE_FORMAT = 1  # bump when the stored layout changes; old entries then miss
 
 
 def default_cache_dir() -> Path:
-    """``$NEUROCOMPARE_CACHE`` if set, else ``~/.cache/neurocompare/activations``."""
-    env = os.environ.get("NEUROCOMPARE_CACHE")
-    if env:
-        return Path(env)
-    return Path.home() / ".cache" / "neurocompare" / "activations"
+    """The ``cache_dir`` option (``$NEUROCOMPARE_CACHE``), else ``~/.cache/neurocompare/activations``."""
+    return cache_dir()
 
 
 # ----------------------------------------------------------------------------- hashing
@@ -164,7 +162,7 @@ class ActivationCache:
         Folder of the cache (created on first write). Default :func:`default_cache_dir`.
     verbose : bool, optional
         Also print one line per hit / corrupt entry (besides logging). Default: on unless the
-        environment variable ``NEUROCOMPARE_QUIET`` is set.
+        ``progress`` option is False (``NEUROCOMPARE_QUIET``).
 
     Attributes
     ----------
@@ -175,7 +173,7 @@ class ActivationCache:
     def __init__(self, root: str | os.PathLike | None = None, *, verbose: bool | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         if verbose is None:
-            verbose = os.environ.get("NEUROCOMPARE_QUIET", "") in ("", "0")
+            verbose = get_options()["progress"] is not False
         self.verbose = bool(verbose)
         self.stats = {"hits": 0, "misses": 0, "corrupt": 0, "writes": 0}
         self._fields: dict[str, dict[str, Any]] = {}
