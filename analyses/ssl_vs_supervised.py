@@ -84,9 +84,6 @@ def load_data(cfg: Config) -> dict:
     from data_loaders import kriegeskorte2008 as k92
     from data_loaders import mnist
 
-    xtr, ytr = mnist.load("train", root=cfg.data_root)
-    xte, yte = mnist.load("test", root=cfg.data_root)
-    mn = lambda x: torch.from_numpy(x.astype(np.float32) / 255.0)[:, None]  # noqa: E731
     natural = []
     for s in cfg.natural_train_sessions:
         _, stim = v4.load(s, root=cfg.data_root, images=True)
@@ -95,8 +92,8 @@ def load_data(cfg: Config) -> dict:
     human = k92.load_human_it(cfg.data_root)
     monkey = k92.load_monkey_it(cfg.data_root)
     return {
-        "mnist_train": (mn(xtr[: cfg.n_mnist_train]), torch.from_numpy(ytr[: cfg.n_mnist_train].astype(np.int64))),
-        "mnist_test": (mn(xte), torch.from_numpy(yte.astype(np.int64))),
+        "mnist_train": mnist.load_tensors("train", root=cfg.data_root, n=cfg.n_mnist_train),
+        "mnist_test": mnist.load_tensors("test", root=cfg.data_root),
         "natural": torch.cat(natural),
         "v4_test": load_v4(cfg.test_sessions, cfg),
         "images92": _gray_resize(np.asarray(stim92.values), cfg.image_size),
