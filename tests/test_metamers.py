@@ -162,6 +162,33 @@ def test_fake_relu_needs_a_relu():
         MetamerSynthesis(identity_model(), "ident", images(), fake_relu=True, progress=False)
 
 
+
+def test_fake_relu_with_an_inplace_relu_equals_the_out_of_place_one():
+    # the forward-pre hook must copy an in-place ReLU's input, or the straight-through term is wrong
+    def model(inplace):
+        torch.manual_seed(2)
+        return nn.Sequential(OrderedDict(flat=nn.Flatten(), lin=nn.Linear(16, 10), relu=nn.ReLU(inplace=inplace),
+                                         out=nn.Linear(10, 3)))
+
+    x0 = images(2, seed=4)
+    a = synthesize_metamers(model(False), ["relu", "out"], x0, fake_relu=True, **FAST)
+    b = synthesize_metamers(model(True), ["relu", "out"], x0, fake_relu=True, **FAST)
+    np.testing.assert_array_equal(a["metamer"].values, b["metamer"].values)
+
+
+def test_forward_pass_stops_after_the_deepest_layer():
+    class Tail(nn.Module):
+        calls = 0
+
+        def forward(self, x):
+            Tail.calls += 1
+            return x
+
+    model = nn.Sequential(OrderedDict(flat=nn.Flatten(), fc=nn.Linear(16, 4), tail=Tail()))
+    synthesize_metamers(model, "fc", images(2), **FAST)
+    # one probe pass records the call order (the whole network runs once); synthesis never reaches 'tail'
+    assert Tail.calls == 1
+
 # ----------------------------------------------------------------------------- batching, seeds, resume
 def test_batched_equals_one_at_a_time():
     model, x0 = small_mlp(), images(3)
@@ -203,6 +230,25 @@ def test_batch_size_chunks_give_the_same_result():
     np.testing.assert_allclose(a["loss"].values, b["loss"].values, atol=2e-4)
 
 
+def test_initial_noise_is_the_torch_manual_seed_stream():
+    # the seeding scheme moved to neurocompare._seeding; torch_generator(seed) must keep the old stream
+    x0 = images(3)
+    syn = MetamerSynthesis(small_mlp(), ["relu1", "out"], x0, seed=7, pixel_range=None, progress=False)
+    want = 0.5 + 0.05 * torch.randn((6, 1, 4, 4), generator=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(syn.metamers.reshape(6, 1, 4, 4), want, atol=0, rtol=0)
+
+
+def test_progress_follows_the_options(capsys):
+    from neurocompare._options import set_options
+
+    with set_options(progress=False):
+        synthesize_metamers(small_mlp(), "out", images(2), n_rounds=1, steps_per_round=3, progress=True)
+    assert "metamers" not in capsys.readouterr().err
+    with set_options(progress=True):
+        synthesize_metamers(small_mlp(), "out", images(2), n_rounds=1, steps_per_round=3)
+    assert "metamers (2 = 1 layers × 2 images)" in capsys.readouterr().err
+
+
 def test_seeds_reproduce():
     model, x0 = small_mlp(), images(2)
     a = synthesize_metamers(model, "relu2", x0, seed=3, **FAST)["metamer"].values
@@ -227,6 +273,27 @@ def test_resume_equals_uninterrupted(tmp_path, method):
     assert resumed.n_iter == full.n_iter
     torch.testing.assert_close(resumed.metamers, full.metamers, atol=0, rtol=0)
     torch.testing.assert_close(resumed.losses, full.losses, atol=0, rtol=0)
+
+
+def test_state_file_is_written_atomically(tmp_path, monkeypatch):
+    model, x0 = small_mlp(), images(2)
+    syn = MetamerSynthesis(model, "relu1", x0, **FAST).synthesize(max_iter=3)
+    path = syn.save_state(tmp_path / "state")
+    assert path.name == "state.npz" and sorted(p.name for p in tmp_path.iterdir()) == ["state.npz"]
+    before = path.read_bytes()
+
+    def broken_savez(f, **arrays):
+        f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        syn.synthesize(max_iter=2).save_state(path)
+    # the interrupted write left the previous state intact and no temporary file behind
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.npz"]
+    monkeypatch.undo()
+    assert MetamerSynthesis(model, "relu1", x0, **FAST).load_state(path).n_iter == 3
 
 
 def test_resume_refuses_other_settings(tmp_path):
@@ -524,13 +591,18 @@ def test_recognizability_table_shape_chance_and_values():
     assert float(table["ci_low"].sel(generator="g1", judge="zero", stage="late")) < 0.5
     assert float(table["ci_high"].sel(generator="g1", judge="oracle", stage="late")) == 1.0
     assert (table["n"] == 6).all()
+    # error: the s.d. of the bootstrap accuracies, near the binomial sqrt(p (1 - p) / n) of a proportion
+    assert table.attrs["error_kind"] == "bootstrap sd (200 resamples of images)"
+    np.testing.assert_allclose(table["error"].sel(judge="oracle", generator="g1").values, 0.0)
+    # sd of a bootstrap sd from 200 resamples is about 0.2 / sqrt(2 * 200) = 0.01: 4 of those
+    np.testing.assert_allclose(table["error"].sel(judge="zero").values, np.sqrt(0.25 / 6), atol=0.04)
     np.testing.assert_allclose(table["accuracy_natural"].sel(judge="oracle").values, 1.0)
     # only the valid metamers are scored
     valid = {"g1": np.array([[True] * 3 + [False] * 3, [True] * 6])}
     t2 = recognizability(mets, judges, valid=valid, n_boot=0)
     assert int(t2["n"].sel(generator="g1", judge="zero", stage="early")) == 3
     assert float(t2["accuracy"].sel(generator="g1", judge="zero", stage="early")) == pytest.approx(2 / 3)
-    assert np.isnan(t2["ci_low"]).all()
+    assert np.isnan(t2["ci_low"]).all() and np.isnan(t2["error"]).all() and t2.attrs["error_kind"] == "none"
     t3 = recognizability(mets, judges, valid=valid, n_boot=0, per_image=True)
     assert t3["correct"].dims == ("generator", "judge", "stage", "image")
     np.testing.assert_allclose(t3["correct"].mean("image", skipna=True), t3["accuracy"])

@@ -112,6 +112,12 @@ def test_read_and_summarize_responses(tmp_path):
     assert acc == {"metamer": 0.25, "natural": 1.0}
     assert (s["ci_low"] <= s["accuracy"]).all() and (s["ci_high"] >= s["accuracy"]).all()
     assert s["n"].values.tolist() == [4, 2]
+    # error: s.d. of the bootstrap accuracies; 0 for all-correct trials, near the binomial
+    # sqrt(p (1 - p) / n) = sqrt(0.25 * 0.75 / 4) = 0.217 for the metamers (sd of the estimate
+    # from 500 resamples is ~0.217 / sqrt(1000) = 0.007: 5 of those)
+    err = dict(zip(s["kind"].values, s["error"].values))
+    assert err["natural"] == 0.0 and err["metamer"] == pytest.approx(np.sqrt(0.25 * 0.75 / 4), abs=0.035)
+    assert s.attrs["error_kind"] == "bootstrap sd (500 resamples of trials)"
     with pytest.raises(FileNotFoundError):
         read_responses(tmp_path / "none.csv")
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
