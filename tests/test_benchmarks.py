@@ -1,8 +1,11 @@
-"""Tests for neurocompare.benchmarks: the scoring procedure, ceilings, Score, registry, CLI."""
+"""Tests for neurocompare.benchmarks: the scoring procedure, ceilings, Score, registry, CLI.
+
+The split generator, protocol invariances and the metric contract are in tests/test_protocol.py
+and tests/test_metric_contract.py.
+"""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 
@@ -20,10 +23,11 @@ from neurocompare.benchmarks import (
     get_benchmark,
     layer_scores,
     register_benchmark,
-    register_cli,
     score,
 )
+from neurocompare.cli import build_parser
 from neurocompare.data import make_rdm, make_responses
+from neurocompare.similarity import make_splits
 
 
 # ----------------------------------------------------------------------------- synthetic data
@@ -57,14 +61,12 @@ def test_ridge_layer_scores_equal_sklearn_ridge_test_r_and_bruteforce_loo_select
     from scipy.stats import pearsonr
     from sklearn.linear_model import Ridge
 
-    from neurocompare.benchmarks import _splits
-
     for p in (60, 8):  # more features than train stimuli (kernel form), and fewer (primal form)
         bench, signal = synthetic_benchmark(n=40, units=3, n_splits=2, metric_kwargs={"alphas": [0.3]})
         x = signal @ np.random.default_rng(p).normal(size=(3, p)) + np.random.default_rng(p + 1).normal(size=(40, p))
         r = layer_scores(bench, as_features(x, bench.data.stimulus_id.values), "x")
         y = bench.data.mean("repetition").values
-        for s, (train, held) in enumerate(_splits(40, 2, bench.test_fraction, bench.seed)):
+        for s, (train, held) in enumerate(make_splits(40, n_splits=2, test_fraction=bench.test_fraction, seed=bench.seed)):
             xc = x[train] - x[train].mean(0)
             evals = np.linalg.eigvalsh(xc @ xc.T if len(train) <= p else xc.T @ xc)
             scale = evals.clip(0).mean() if len(train) <= p else evals[evals > evals.max() * 1e-12].mean()
@@ -91,7 +93,7 @@ def test_dead_layer_gets_nan_and_is_never_chosen_and_constant_rsa_pattern_is_an_
     rng = np.random.default_rng(0)
     rdms = make_rdm(np.array([1 - np.corrcoef(rng.normal(size=(n, 5))) for _ in range(2)]), stimulus_ids=rsa_ids, stack_dim="subject")
     stimuli = xr.DataArray(np.zeros((n, 2, 2, 3), np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", rsa_ids)})
-    rsa_bench = Benchmark("toy.dead-rsa.v1", rdms, stimuli, metric="rsa", rdm_subject_dim="subject", n_splits=2, test_fraction=0.5)
+    rsa_bench = Benchmark(rdms, stimuli, identifier="toy.dead-rsa.v1", metric="rsa", rdm_subject_dim="subject", n_splits=2, test_fraction=0.5)
     feats = rng.normal(size=(n, 4))
     feats[3] = 1.0  # no variance across units: correlation distance undefined
     with pytest.raises(ValueError, match="zero variance across units"):
@@ -110,23 +112,6 @@ def test_metric_on_cuda_matches_cpu():
     np.testing.assert_allclose(gpu.select, cpu.select, atol=1e-8)
 
 
-def test_blas_limit_sets_and_restores_torch_threads():
-    import torch
-
-    from neurocompare.benchmarks import blas_limit
-
-    before = torch.get_num_threads()
-    with blas_limit(1):
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-    with pytest.raises(RuntimeError):
-        with blas_limit(1):
-            raise RuntimeError("boom")
-    assert torch.get_num_threads() == before
-    with blas_limit(None):
-        assert torch.get_num_threads() == before
-
-
 def test_split_half_ceiling_estimates_known_reliability():
     # each unit: signal variance v_u, noise variance 1 per repetition, R repetitions -> the
     # Spearman-Brown-corrected split-half r estimates v_u / (v_u + 1/R)
@@ -137,7 +122,7 @@ def test_split_half_ceiling_estimates_known_reliability():
     ids = np.array([f"s{i:03d}" for i in range(n)])
     data = make_responses(values, stimulus_ids=ids, dims=("stimulus", "unit", "repetition"))
     stimuli = xr.DataArray(np.zeros((n, 2, 2, 3), np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", ids)})
-    bench = Benchmark("toy.rel-ridge.v1", data, stimuli, metric="ridge", ceiling="split_half", n_splits=3, test_fraction=0.5)
+    bench = Benchmark(data, stimuli, identifier="toy.rel-ridge.v1", metric="ridge", ceiling="split_half", n_splits=3, test_fraction=0.5)
     ceil = benchmark_ceiling(bench)
     expected = np.median(v / (v + 1.0 / reps))  # 0.5 / (0.5 + 0.25) = 2/3
     assert ceil["value"] == pytest.approx(expected, abs=0.06)
@@ -149,21 +134,19 @@ def test_nili_ceiling_known_answers():
     # against the mean of the rank-transformed RDMs, on each split's test stimuli
     from scipy.stats import rankdata, spearmanr
 
-    from neurocompare.benchmarks import _splits
-
     rng = np.random.default_rng(8)
     n = 24
     ids = np.array([f"s{i:02d}" for i in range(n)])
     stimuli = xr.DataArray(np.zeros((n, 4, 4, 3), np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", ids)})
     truth = rng.normal(size=(n, 8))
     same = np.array([1 - np.corrcoef(truth)] * 3)
-    bench = Benchmark("toy.same-rsa.v1", make_rdm(same, stimulus_ids=ids, stack_dim="subject"), stimuli, metric="rsa", ceiling="nili", rdm_subject_dim="subject", n_splits=3, test_fraction=0.5)
+    bench = Benchmark(make_rdm(same, stimulus_ids=ids, stack_dim="subject"), stimuli, identifier="toy.same-rsa.v1", metric="rsa", ceiling="nili", rdm_subject_dim="subject", n_splits=3, test_fraction=0.5)
     c = benchmark_ceiling(bench)
     assert c["value"] == pytest.approx(1.0) and c["lower"] == pytest.approx(1.0)
     rdms = np.array([1 - np.corrcoef(truth + rng.normal(size=truth.shape)) for _ in range(5)])
     bench = dataclasses.replace(bench, identifier="toy.nili-rsa.v1", data=make_rdm(rdms, stimulus_ids=ids, stack_dim="subject"))
     c = benchmark_ceiling(bench)
-    for s, (_, held) in enumerate(_splits(n, 3, 0.5, 0)):
+    for s, (_, held) in enumerate(make_splits(n, n_splits=3, test_fraction=0.5, seed=0)):
         iu = np.triu_indices(len(held), 1)
         vecs = rdms[:, held][:, :, held][:, iu[0], iu[1]]
         pooled = rankdata(vecs, axis=1).mean(0)
@@ -179,17 +162,15 @@ def test_rsa_layer_scores_equal_scipy_spearman_of_correlation_distance_rdms():
     from scipy.spatial.distance import pdist
     from scipy.stats import spearmanr
 
-    from neurocompare.benchmarks import _splits
-
     rng = np.random.default_rng(9)
     n = 20
     ids = np.array([f"s{i:02d}" for i in range(n)])
     rdms = np.array([1 - np.corrcoef(rng.normal(size=(n, 6))) for _ in range(3)])
     stimuli = xr.DataArray(np.zeros((n, 4, 4, 3), np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", ids)})
-    bench = Benchmark("toy.sp-rsa.v1", make_rdm(rdms, stimulus_ids=ids, stack_dim="subject"), stimuli, metric="rsa", rdm_subject_dim="subject", n_splits=2, test_fraction=0.5)
+    bench = Benchmark(make_rdm(rdms, stimulus_ids=ids, stack_dim="subject"), stimuli, identifier="toy.sp-rsa.v1", metric="rsa", rdm_subject_dim="subject", n_splits=2, test_fraction=0.5)
     x = rng.normal(size=(n, 7))
     r = layer_scores(bench, as_features(x, ids), "x")
-    for s, (train, held) in enumerate(_splits(n, 2, 0.5, 0)):
+    for s, (train, held) in enumerate(make_splits(n, n_splits=2, test_fraction=0.5, seed=0)):
         for idx, got in ((held, r.test[s]), (train, r.select[s])):
             iu = np.triu_indices(len(idx), 1)
             model = pdist(x[idx], metric="correlation")
@@ -305,7 +286,7 @@ def test_rsa_on_synthetic_rdms_and_model_rdm_input():
         subjects.append(1 - np.corrcoef(x))
     rdm = make_rdm(np.array(subjects), stimulus_ids=ids, stack_dim="subject")
     stimuli = xr.DataArray(rng.integers(0, 255, (n, 20, 20, 3), dtype=np.uint8), dims=("stimulus", "height", "width", "channel"), coords={"stimulus_id": ("stimulus", ids)})
-    bench = Benchmark("toy.IT-rsa.v1", rdm, stimuli, metric="rsa", ceiling="nili", rdm_subject_dim="subject", n_splits=4, test_fraction=0.5)
+    bench = Benchmark(rdm, stimuli, identifier="toy.IT-rsa.v1", metric="rsa", ceiling="nili", rdm_subject_dim="subject", n_splits=4, test_fraction=0.5)
     ceil = benchmark_ceiling(bench)
     assert 0 < ceil["lower"] < ceil["upper"] <= 1
     s_truth = combine(bench, [layer_scores(bench, as_features(truth, ids), "truth")], ceil)
@@ -320,8 +301,13 @@ def test_rsa_on_synthetic_rdms_and_model_rdm_input():
 # ----------------------------------------------------------------------------- errors
 def test_benchmark_validation_errors():
     bench, _ = synthetic_benchmark()
-    with pytest.raises(ValueError, match="'metric' parameter of Benchmark must be one of"):
-        dataclasses.replace(bench, metric="cka")
+    # any registered metric is accepted now (the registry decides, issue 11); an unknown name lists the options
+    with pytest.raises(KeyError, match="Unknown metric 'ckaa'.*Available: .*cka_linear"):
+        dataclasses.replace(bench, metric="ckaa")
+    with pytest.raises(ValueError, match="takes ceiling=None"):  # split-half reliability is per unit: mapped metrics only
+        dataclasses.replace(bench, metric="cka_linear")
+    with pytest.raises(ValueError, match="distance"):
+        dataclasses.replace(bench, metric="procrustes")
     with pytest.raises(ValueError, match="'ceiling' parameter"):
         dataclasses.replace(bench, ceiling="spearman_brown")
     with pytest.raises(ValueError, match="needs Responses with a 'repetition' dim"):
@@ -379,8 +365,7 @@ def test_cli_score_and_report(tmp_path, capsys, monkeypatch):
         register_benchmark("synthetic.cli-ridge.v1", description="synthetic", metric="ridge", ceiling="split_half")(
             lambda root=None: dataclasses.replace(bench, identifier="synthetic.cli-ridge.v1")
         )
-    parser = argparse.ArgumentParser(prog="neurocompare")
-    register_cli(parser.add_subparsers())
+    parser = build_parser("all")
     out = tmp_path / "out"
     args = parser.parse_args(["score", "--model", "convnet_small", "--benchmark", "synthetic.cli-ridge", "--layers", "block1", "block2",
                               "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--metric-device", "cpu"])
@@ -484,6 +469,6 @@ def test_neurocompare_side_does_not_import_data_loaders():
     import subprocess
     import sys
 
-    code = "import sys, neurocompare.benchmarks, neurocompare.sweep, neurocompare.cache, neurocompare.model_specs; print('data_loaders' in sys.modules)"
+    code = "import sys, neurocompare.benchmarks, neurocompare.benchmarks.sweep, neurocompare.similarity, neurocompare.cache, neurocompare.models; print('data_loaders' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -75,10 +75,10 @@ def features_for(acts: Any, ids: np.ndarray, *, what: str = "activations") -> np
         aid = np.asarray(acts.stimulus_id.values).astype(str)
         if not np.array_equal(aid, ids):
             pos = {s: i for i, s in enumerate(aid)}
-            missing = [s for s in ids if s not in pos]
+            missing = [str(s) for s in ids if s not in pos]
             if missing:
                 raise ValueError(
-                    f"The {what} lack {len(missing)} of the benchmark's {len(ids)} stimuli (e.g. {missing[:3]}); "
+                    f"The {what} lack {len(missing)} of the benchmark's stimuli ({len(ids)}; e.g. {missing[:3]}); "
                     "compute them on the benchmark's stimuli (bench.stimuli)."
                 )
             acts = acts.isel(stimulus=np.array([pos[s] for s in ids]))
