@@ -41,7 +41,7 @@ _PREFIX = {"train": "train", "test": "t10k"}
 
 
 @file_cache(maxsize=2)
-def _split_cached(folder: str, split: str, image_stamp: tuple[int, int], label_stamp: tuple[int, int]):
+def _idx_cached(folder: str, split: str, image_stamp: tuple[int, int], label_stamp: tuple[int, int]):
     from neurocompare.training.data import read_mnist
 
     images, labels = read_mnist(folder, split)
@@ -70,7 +70,7 @@ def load(split: str = "train", root: str | os.PathLike | None = None) -> tuple[n
     lp = fetch(_THIS, f"{_PREFIX[split]}-labels-idx1-ubyte", root)
     if ip.parent != lp.parent:  # pragma: no cover - fetch resolves both in the dataset folder
         raise ValueError(f"MNIST {split}: images and labels were found in different folders ({ip.parent}, {lp.parent}).")
-    images, labels = _split_cached(str(ip.parent), split, stamp(ip), stamp(lp))
+    images, labels = _idx_cached(str(ip.parent), split, stamp(ip), stamp(lp))
     return images.copy(), labels.copy()
 
 
