@@ -324,10 +324,11 @@ def extract(
         restored afterwards.
     stimuli : tensor, array, DataArray, mapping or sequence
         - ``torch.Tensor`` or ``numpy.ndarray`` of shape (n_stimuli, ...). ``uint8`` values are
-          images: scaled from [0, 255] to [0, 1] (as for a DataArray); other integers are cast to
-          float unscaled; floats pass as they are. For an image model (one that starts with a
-          ``Conv2d``, or has an image preprocessing) a numpy array (n, height, width, channel)
-          with 1 or 3 channels last is transposed to (n, channel, height, width);
+          images: scaled from [0, 255] to [0, 1] (as for a DataArray); other integers are cast
+          to float unscaled; floats are cast to the model's float dtype. For an image model (one
+          that starts with a ``Conv2d``, or has an image preprocessing) a numpy array
+          (n, height, width, channel) with 1 or 3 channels last is transposed to
+          (n, channel, height, width);
         - an image ``xarray.DataArray`` with dims ('stimulus', 'height', 'width'[, 'channel'])
           (as the data loaders return), converted to (n_stimuli, channel, height, width) floats
           in [0, 1] (integers divided by 255) and carrying its ``stimulus_id`` coord;
@@ -414,6 +415,8 @@ def extract(
 
     params = list(module.parameters()) + list(module.buffers())
     original_device = params[0].device if params else torch.device("cpu")
+    # float stimuli follow the model's float dtype (float64 numpy images into a float32 network)
+    model_dtype = next((p.dtype for p in params if p.dtype.is_floating_point), None)
     run_device = resolve_device(device) if device is not None else original_device
     was_training = module.training
 
@@ -433,6 +436,8 @@ def extract(
             for start in range(0, stim.n, batch_size):
                 stop = min(start + batch_size, stim.n)
                 batch = stim.get(start, stop).to(run_device)
+                if model_dtype is not None and batch.dtype.is_floating_point and batch.dtype != model_dtype:
+                    batch = batch.to(model_dtype)
                 if prep is not None:
                     batch = prep(batch)
                 hooks.clear()

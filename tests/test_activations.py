@@ -318,3 +318,9 @@ def test_list_layers_is_the_hook_engines():
     from neurocompare import _hooks, activations
 
     assert activations.list_layers is _hooks.list_layers
+
+
+def test_float64_stimuli_follow_the_models_dtype(model, images):
+    ref = extract(model, images, ["fc"], progress=False)["fc"].values
+    got = extract(model, images.numpy().astype(np.float64), ["fc"], progress=False)["fc"].values
+    np.testing.assert_array_equal(got, ref)  # float64 -> float32 is exact for float32-born values
