@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from neurocompare.data import make_responses
 from neurocompare.similarity import METRICS
-from neurocompare.similarity.cca import canonical_correlations, cca_mean, pwcca, svcca
-from neurocompare.similarity.shape import pairwise_shape_distances, procrustes, shape_cca, shape_distance
+from neurocompare.similarity._cca import canonical_correlations, cca_mean, pwcca, svcca
+from neurocompare.similarity._shape import pairwise_shape_distances, procrustes, shape_cca, shape_distance
 
 REF = json.loads((Path(__file__).parent / "reference" / "similarity_reference.json").read_text())
 INP = REF["inputs"]

@@ -1,4 +1,4 @@
-"""Tests for neurocompare.similarity.ceiling (split-half / Spearman-Brown, Nili RSA ceiling,
+"""Tests for neurocompare.similarity._ceiling (split-half / Spearman-Brown, Nili RSA ceiling,
 noise-corrected consistency).
 
 Reference implementation for the RSA ceiling: rsatoolbox 0.3.2
@@ -19,7 +19,7 @@ import pytest
 from scipy.spatial.distance import pdist
 
 from neurocompare.data import make_rdm, make_responses, split_repetitions
-from neurocompare.similarity.ceiling import (
+from neurocompare.similarity._ceiling import (
     CeilingResult,
     noise_correct,
     noise_corrected_consistency,
@@ -112,7 +112,7 @@ def test_unit_specific_nan_padding_splits_each_units_own_repetitions():
 
 
 def test_masked_halves_use_disjoint_equal_subsets_of_valid_repetitions():
-    from neurocompare.similarity.ceiling import _masked_halves
+    from neurocompare.similarity._ceiling import _masked_halves
 
     reps = 7
     values = np.broadcast_to(2.0 ** np.arange(reps), (5, 3, reps)).copy()  # sums identify subsets
@@ -356,17 +356,14 @@ def test_kriegeskorte_human_it_rsa_ceiling(data_root):
 
 # ----------------------------------------------------------------------------- command line
 def test_ceiling_cli(tmp_path, capsys):
-    import argparse
-
     from neurocompare.data import save
-    from neurocompare.similarity.ceiling import register_cli
+    from neurocompare.cli import build_parser
 
     values, _ = trials(n_stim=60, n_units=5, n_reps=6, seed=9)
     save(make_responses(values, dims=("stimulus", "unit", "repetition")), tmp_path / "r.nc")
     save(make_rdm(np.stack([__import__("scipy").spatial.distance.squareform(v) for v in subject_rdms()]),
                   stack_dim="subject"), tmp_path / "rdms.nc")
-    parser = argparse.ArgumentParser()
-    register_cli(parser.add_subparsers())
+    parser = build_parser("ceiling")
     args = parser.parse_args(["ceiling", str(tmp_path / "r.nc"), "--splits", "3"])
     assert args.func(args) == 0
     expected = split_half_reliability(values, n_splits=3).value

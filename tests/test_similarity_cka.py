@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from neurocompare.data import make_responses
 from neurocompare.similarity import METRICS
-from neurocompare.similarity.cka import (
+from neurocompare.similarity._cka import (
     _linear_stats,
     _sym_sq,
     cka,

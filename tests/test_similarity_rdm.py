@@ -15,8 +15,8 @@ from scipy.spatial.distance import pdist, squareform
 
 from neurocompare.data import check_rdm, make_rdm, make_responses
 from neurocompare.similarity import METRICS
-from neurocompare.similarity.rdm import condense, crossnobis_rdm, noise_precision, rdm, squareform_torch, sym_gram
-from neurocompare.similarity.rsa import COMPARE_METHODS, compare_rdms, rank, rsa
+from neurocompare.similarity._rdm import condense, crossnobis_rdm, noise_precision, rdm, squareform_torch, sym_gram
+from neurocompare.similarity._rsa import COMPARE_METHODS, compare_rdms, rank, rsa
 
 REF = json.loads((Path(__file__).parent / "reference" / "similarity_reference.json").read_text())
 INP = REF["inputs"]

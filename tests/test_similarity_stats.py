@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from neurocompare.data import make_responses
-from neurocompare.similarity.rdm import rdm
-from neurocompare.similarity.rsa import compare_rdms, rsa
-from neurocompare.similarity.stats import (
+from neurocompare.similarity._rdm import rdm
+from neurocompare.similarity._rsa import compare_rdms, rsa
+from neurocompare.similarity._stats import (
     _resampled_pairs,
     bootstrap,
     bootstrap_rdm,

@@ -1,8 +1,9 @@
-"""Tests for the public functions added to neurocompare.similarity for the benchmark scorer.
+"""Tests for :class:`neurocompare.similarity.RidgeMapping`, the ridge estimator of the protocol.
 
-``ridge_loo_fit_predict`` (neurocompare.similarity.regression): held-out predictions, leave-one-out
-predictions of the training stimuli and the chosen penalties. References: scikit-learn (1.x)
-``Ridge``/``RidgeCV`` computed live, and brute-force leave-one-out refits.
+Held-out predictions, leave-one-out predictions of the training stimuli (``loo_predictions_``)
+and the chosen penalties (``alpha_``). References: scikit-learn (1.x) ``Ridge``/``RidgeCV``
+computed live, and brute-force leave-one-out refits. (Formerly the tests of
+``ridge_loo_fit_predict``, which the estimator replaces.)
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurocompare.similarity.regression import ridge_cv_fit_predict, ridge_loo_fit_predict
+from neurocompare.similarity import DEFAULT_ALPHAS, RidgeMapping
 
 sklearn_linear = pytest.importorskip("sklearn.linear_model")
 
@@ -20,6 +21,12 @@ def _data(n, p, units=3, seed=0):
     x = rng.normal(size=(n, p))
     y = x[:, :3] @ rng.normal(size=(3, units)) + rng.normal(size=(n, units)) * np.linspace(0.2, 3.0, units)
     return x, y, rng.normal(size=(7, p))
+
+
+def fit3(x, y, xt, **kw):
+    """(held-out predictions, LOO predictions, chosen penalties) of a fitted RidgeMapping."""
+    m = RidgeMapping(**kw).fit(x, y)
+    return m.predict(xt), m.loo_predictions_, m.alpha_
 
 
 def _brute_loo(x, y, alphas, *, refit_mean):
@@ -45,7 +52,7 @@ def _brute_loo(x, y, alphas, *, refit_mean):
 def test_exact_loo_matches_sklearn_ridgecv_and_brute_force(n, p):
     x, y, xt = _data(n, p)
     grid = np.logspace(-1, 4, 6)
-    pred, loo_pred, chosen = ridge_loo_fit_predict(x, y, xt, alphas=grid, float64=True)
+    pred, loo_pred, chosen = fit3(x, y, xt, alphas=grid, scale_alphas=False, loo="exact")
     ref = sklearn_linear.RidgeCV(alphas=grid, alpha_per_target=True).fit(x, y)
     np.testing.assert_allclose(chosen, ref.alpha_, rtol=1e-12)
     np.testing.assert_allclose(pred, ref.predict(xt), atol=1e-9)
@@ -56,7 +63,7 @@ def test_exact_loo_matches_sklearn_ridgecv_and_brute_force(n, p):
 def test_fixed_mean_loo_matches_brute_force_refits_on_centred_data(n, p):
     x, y, xt = _data(n, p, seed=1)
     grid = np.logspace(-1, 4, 6)
-    pred, loo_pred, chosen = ridge_loo_fit_predict(x, y, xt, alphas=grid, loo="fixed_mean", float64=True)
+    pred, loo_pred, chosen = fit3(x, y, xt, alphas=grid, scale_alphas=False, loo="fixed_mean")
     np.testing.assert_allclose(loo_pred, _brute_loo(x, y, chosen, refit_mean=False), atol=1e-7)
     # each unit's penalty minimises its own fixed-mean LOO error over the grid
     errs = np.array([((_brute_loo(x, y, [a] * y.shape[1], refit_mean=False) - y) ** 2).sum(0) for a in grid])
@@ -70,7 +77,7 @@ def test_relative_alphas_scale_with_mean_eigenvalue_of_decomposed_gram():
     # kernel form (n <= p): trace / n_train
     x, y, xt = _data(25, 60, seed=2)
     xc = x - x.mean(0)
-    pred, _, chosen = ridge_loo_fit_predict(x, y, xt, relative_alphas=[0.3], float64=True)
+    pred, _, chosen = fit3(x, y, xt, alphas=[0.3])
     lam = 0.3 * np.trace(xc.T @ xc) / x.shape[0]
     np.testing.assert_allclose(chosen, lam, rtol=1e-12)
     np.testing.assert_allclose(pred, sklearn_linear.Ridge(alpha=lam).fit(x, y).predict(xt), atol=1e-9)
@@ -83,39 +90,41 @@ def test_relative_alphas_scale_with_mean_eigenvalue_of_decomposed_gram():
     xc = x - x.mean(0)
     rank = np.linalg.matrix_rank(xc)
     assert rank == 8
-    pred, _, chosen = ridge_loo_fit_predict(x, y, xt, relative_alphas=[2.0], float64=True)
+    pred, _, chosen = fit3(x, y, xt, alphas=[2.0])
     lam = 2.0 * np.trace(xc.T @ xc) / rank
     np.testing.assert_allclose(chosen, lam, rtol=1e-10)
     np.testing.assert_allclose(pred, sklearn_linear.Ridge(alpha=lam).fit(x, y).predict(xt), atol=1e-9)
 
 
-def test_default_grid_agrees_with_ridge_cv_fit_predict_and_fits_noise_free_targets():
+def test_default_grid_is_the_relative_grid_and_fits_noise_free_targets():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(60, 5))
     y = x @ rng.normal(size=(5, 3))
-    pred, loo_pred, chosen = ridge_loo_fit_predict(x, y, x[:10], float64=True)
-    ref_pred, ref_chosen = ridge_cv_fit_predict(x, y, x[:10], float64=True)
-    np.testing.assert_allclose(chosen, ref_chosen)
-    np.testing.assert_allclose(pred, ref_pred, atol=1e-10)
-    np.testing.assert_allclose(pred, y[:10], atol=1e-2)  # smallest penalty: near-exact fit
+    pred, loo_pred, chosen = fit3(x, y, x[:10])
+    xc = x - x.mean(0)
+    mean_eig = np.trace(xc.T @ xc) / 5  # primal form, full rank
+    np.testing.assert_allclose(chosen, DEFAULT_ALPHAS[0] * mean_eig, rtol=1e-10)  # smallest penalty wins
+    np.testing.assert_allclose(pred, y[:10], atol=1e-2)  # near-exact fit
     np.testing.assert_allclose(loo_pred, y, atol=1e-2)
+    # scale invariance of the relative grid: x -> 10 x leaves the predictions unchanged
+    np.testing.assert_allclose(fit3(10 * x, y, 10 * x[:10])[0], pred, atol=1e-9)
 
 
 def test_errors():
     x, y, xt = _data(20, 5)
-    with pytest.raises(ValueError, match="either alphas"):
-        ridge_loo_fit_predict(x, y, xt, alphas=[1.0], relative_alphas=[1.0])
     with pytest.raises(ValueError, match="'loo' parameter"):
-        ridge_loo_fit_predict(x, y, xt, loo="gcv")
-    with pytest.raises(ValueError, match="x_test has 4 features"):
-        ridge_loo_fit_predict(x, y, xt[:, :4])
+        fit3(x, y, xt, loo="gcv")
+    with pytest.raises(ValueError, match="x has 4 features but the mapping was fitted on 5"):
+        fit3(x, y, xt[:, :4])
     with pytest.raises(ValueError, match="positive numbers"):
-        ridge_loo_fit_predict(x, y, xt, relative_alphas=[-1.0])
+        fit3(x, y, xt, alphas=[-1.0])
     with pytest.raises(ValueError, match="stimuli"):
-        ridge_loo_fit_predict(x, y[:10], xt)
+        fit3(x, y[:10], xt)
+    with pytest.raises(ValueError, match="not fitted"):
+        RidgeMapping().predict(xt)
     for p in (5, 40):  # primal and kernel form
-        with pytest.raises(ValueError, match="Every column of x_train is constant"):
-            ridge_loo_fit_predict(np.ones((20, p)), y, np.ones((3, p)))
+        with pytest.raises(ValueError, match="Every column of x is constant"):
+            fit3(np.ones((20, p)), y, np.ones((3, p)))
 
 
 @pytest.mark.gpu
@@ -124,7 +133,7 @@ def test_cuda_matches_cpu():
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     x, y, xt = _data(40, 90)
-    cpu = ridge_loo_fit_predict(x, y, xt, relative_alphas=np.logspace(-3, 5, 17), loo="fixed_mean", float64=True)
-    gpu = ridge_loo_fit_predict(x, y, xt, relative_alphas=np.logspace(-3, 5, 17), loo="fixed_mean", float64=True, device="cuda")
+    cpu = fit3(x, y, xt, dtype="float64")
+    gpu = fit3(x, y, xt, dtype="float64", device="cuda")
     for a, b in zip(cpu, gpu):
         np.testing.assert_allclose(a, b, atol=1e-8)
