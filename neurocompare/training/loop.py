@@ -53,7 +53,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurocompare._hooks import unwrap
 from neurocompare._options import progress_enabled
 from neurocompare._seeding import seed_everything
 from neurocompare.training.checkpoint import (
