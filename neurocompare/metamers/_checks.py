@@ -13,7 +13,18 @@ from torch import nn
 
 from neurocompare._hooks import resolve_layers, unwrap
 
-__all__ = ["version", "check_model", "as_images", "default_device", "check_dataset", "eval_mode", "check_layer"]
+__all__ = [
+    "version",
+    "check_model",
+    "check_layer",
+    "as_images",
+    "check_pixel_range",
+    "check_labels",
+    "check_image_ids",
+    "default_device",
+    "check_dataset",
+    "eval_mode",
+]
 
 
 def version() -> str:
@@ -80,6 +91,45 @@ def as_images(images: Any, where: str) -> torch.Tensor:
     if not torch.isfinite(images).all():
         raise ValueError(f"{where}: images contain NaN or infinite values; clean them first.")
     return images
+
+
+def check_pixel_range(images: torch.Tensor, pixel_range: tuple[float, float] | None, where: str) -> torch.Tensor:
+    """Return ``images`` if their values lie in ``pixel_range`` (1e-6 slack; ``None``: any values)."""
+    if pixel_range is not None:
+        lo, hi = pixel_range
+        if images.min() < lo - 1e-6 or images.max() > hi + 1e-6:
+            raise ValueError(
+                f"{where}: image values span [{images.min():.3g}, {images.max():.3g}], outside "
+                f"pixel_range {pixel_range}. Rescale the images (e.g. uint8 / 255) or pass "
+                "pixel_range=(low, high) (None for unconstrained)."
+            )
+    return images
+
+
+def check_labels(labels: Any, n_images: int, where: str) -> np.ndarray | None:
+    """``labels`` as an integer array of shape (n_images,), or None when not given."""
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    if labels.shape != (n_images,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"{where}: labels must be {n_images} integers (one per image); got "
+            f"shape {labels.shape}, dtype {labels.dtype}."
+        )
+    return labels
+
+
+def check_image_ids(image_ids: Any, n_images: int, where: str) -> list[str]:
+    """``n_images`` unique names (default ``img_0000`` ...)."""
+    if image_ids is None:
+        image_ids = [f"img_{i:04d}" for i in range(n_images)]
+    image_ids = [str(i) for i in image_ids]
+    if len(image_ids) != n_images or len(set(image_ids)) != n_images:
+        raise ValueError(
+            f"{where}: image_ids must be {n_images} unique names; got {len(image_ids)} "
+            f"({len(set(image_ids))} unique)."
+        )
+    return image_ids
 
 
 def default_device(model: nn.Module, device: Any) -> torch.device:

@@ -31,7 +31,15 @@ from torch import nn
 from neurocompare._hooks import LayerHooks
 from neurocompare._options import progress_enabled
 from neurocompare._seeding import torch_generator
-from neurocompare.metamers._checks import as_images, check_model, default_device, eval_mode
+from neurocompare.metamers._checks import (
+    as_images,
+    check_image_ids,
+    check_labels,
+    check_model,
+    check_pixel_range,
+    default_device,
+    eval_mode,
+)
 from neurocompare.metamers._config import EPS, MetamerConfig, adam_step, feather_step
 from neurocompare.metamers._io import metamer_dataset, read_state, write_state
 from neurocompare.metamers._layers import FakeReLU, call_order, last_relu_before, resolve_stages
@@ -142,15 +150,7 @@ class MetamerSynthesis:
             )
         self.config = cfg = MetamerConfig(**config).validate()
         self.layers, self.stages = resolve_stages(model, layers, where)
-        images = as_images(images, where)
-        if cfg.pixel_range is not None:
-            lo, hi = cfg.pixel_range
-            if images.min() < lo - 1e-6 or images.max() > hi + 1e-6:
-                raise ValueError(
-                    f"{where}: image values span [{images.min():.3g}, {images.max():.3g}], outside "
-                    f"pixel_range {cfg.pixel_range}. Rescale the images (e.g. uint8 / 255) or pass "
-                    "pixel_range=(low, high) (None for unconstrained)."
-                )
+        images = check_pixel_range(as_images(images, where), cfg.pixel_range, where)
         self.n_images = images.shape[0]
         if isinstance(cfg.target_error, list) and len(cfg.target_error) != self.n_images:
             raise ValueError(
@@ -158,23 +158,8 @@ class MetamerSynthesis:
                 f"image ({self.n_images})."
             )
         self.image_shape = tuple(images.shape[1:])
-        if labels is not None:
-            labels = np.asarray(labels)
-            if labels.shape != (self.n_images,) or not np.issubdtype(labels.dtype, np.integer):
-                raise ValueError(
-                    f"{where}: labels must be {self.n_images} integers (one per image); got "
-                    f"shape {labels.shape}, dtype {labels.dtype}."
-                )
-        self.labels = labels
-        if image_ids is None:
-            image_ids = [f"img_{i:04d}" for i in range(self.n_images)]
-        image_ids = [str(i) for i in image_ids]
-        if len(image_ids) != self.n_images or len(set(image_ids)) != self.n_images:
-            raise ValueError(
-                f"{where}: image_ids must be {self.n_images} unique names; got {len(image_ids)} "
-                f"({len(set(image_ids))} unique)."
-            )
-        self.image_ids = image_ids
+        self.labels = check_labels(labels, self.n_images, where)
+        self.image_ids = check_image_ids(image_ids, self.n_images, where)
         self.device = default_device(model, device)
         self.progress = progress
         self.model.to(self.device)
