@@ -36,7 +36,7 @@ import xarray as xr
 
 from neurocompare._options import get_options, thread_limit
 from neurocompare._result import Result
-from neurocompare.data import check_responses
+from neurocompare.data import align, check_responses
 from neurocompare.similarity._common import as_matrix, as_pair
 from neurocompare.similarity._metrics import get_metric, register_metric
 from neurocompare.similarity._pls import PLSMapping
@@ -143,7 +143,7 @@ def _run(
 ) -> PredictivityResult:
     metric = get_metric(name)
     if isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray):
-        as_pair(x, y, min_stimuli=1)  # same checks (and messages) as every measure: ids must match
+        align(check_responses(x, allow_nan=True), check_responses(y, allow_nan=True))  # the ids must match, as for every measure
     ty, ids = _prepare_target(y)
     tx = features_for(x, ids, what="x")
     const = np.flatnonzero(np.ptp(ty, axis=0) == 0)

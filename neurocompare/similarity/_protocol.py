@@ -87,8 +87,8 @@ def features_for(acts: Any, ids: np.ndarray, *, what: str = "activations") -> np
         x = np.asarray(acts.detach().cpu().numpy() if hasattr(acts, "detach") else acts, dtype=np.float64)
         if x.ndim < 2 or x.shape[0] != len(ids):
             raise ValueError(
-                f"The {what} have shape {x.shape}; a plain array needs one row per stimulus of the data "
-                f"({len(ids)}), in the data's order. Pass Responses with stimulus_id coords to match by id."
+                f"The {what} have shape {x.shape} but the data have {len(ids)} stimuli; a plain array needs one row "
+                "per stimulus, in the data's order. Pass Responses with stimulus_id coords to match by id."
             )
         x = x.reshape(x.shape[0], -1)
     if not np.isfinite(x).all():
