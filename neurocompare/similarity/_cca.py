@@ -94,7 +94,7 @@ def _correlations(ux, uy):
     return rho.clamp(0.0, 1.0), a
 
 
-def canonical_correlations(x: Any, y: Any, *, device: Any = None, float64: bool = False):
+def canonical_correlations(x: Any, y: Any, *, device: Any = None, float64: bool | None = None):
     """All canonical correlations between x and y, descending.
 
     Parameters
@@ -110,7 +110,7 @@ def canonical_correlations(x: Any, y: Any, *, device: Any = None, float64: bool 
     return rho.detach().cpu().double().numpy()
 
 
-def cca_mean(x: Any, y: Any, *, device: Any = None, float64: bool = False) -> float:
+def cca_mean(x: Any, y: Any, *, device: Any = None, float64: bool | None = None) -> float:
     """Mean canonical correlation between x and y (1 when one is an invertible linear map of the other).
 
     Parameters
@@ -132,7 +132,7 @@ def svcca(
     variance: float | None = 0.99,
     keep: int | None = None,
     device: Any = None,
-    float64: bool = False,
+    float64: bool | None = None,
 ) -> float:
     """SVCCA: mean canonical correlation after keeping each side's top singular directions.
 
@@ -156,7 +156,7 @@ def svcca(
     return float(rho.mean())
 
 
-def pwcca(x: Any, y: Any, *, device: Any = None, float64: bool = False) -> float:
+def pwcca(x: Any, y: Any, *, device: Any = None, float64: bool | None = None) -> float:
     """Projection-weighted CCA (Morcos et al. 2018); weights from x's units.
 
     The canonical variates ``h_i`` of x (unit-norm, n_stimuli long) are weighted by

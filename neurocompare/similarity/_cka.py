@@ -228,7 +228,7 @@ def hsic_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, f
     return float(_unbiased_from_stats(sxy, (xc * xc).sum(1), (yc * yc).sum(1), n))
 
 
-def cka_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, float64: bool = False) -> float:
+def cka_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, float64: bool | None = None) -> float:
     """Linear CKA between two representations of the same stimuli.
 
     Parameters
@@ -263,7 +263,7 @@ def cka_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, fl
     return float(score)
 
 
-def cka_unbiased(x: Any, y: Any, *, device: Any = None, float64: bool = False) -> float:
+def cka_unbiased(x: Any, y: Any, *, device: Any = None, float64: bool | None = None) -> float:
     """Debiased linear CKA (``cka_linear(..., unbiased=True)``); 0 when HSIC_xx * HSIC_yy <= 0."""
     return cka_linear(x, y, unbiased=True, device=device, float64=float64)
 
@@ -317,7 +317,7 @@ def _hsic_dense(k, l, unbiased: bool):
 
 
 def cka_rbf(
-    x: Any, y: Any, *, sigma_frac: float = 1.0, unbiased: bool = False, device: Any = None, float64: bool = False
+    x: Any, y: Any, *, sigma_frac: float = 1.0, unbiased: bool = False, device: Any = None, float64: bool | None = None
 ) -> float:
     """RBF-kernel CKA, bandwidth ``sigma = sigma_frac * median pairwise distance`` per representation.
 
@@ -356,7 +356,7 @@ def cka(x: Any, y: Any, *, kernel: str = "linear", unbiased: bool = False, **kwa
     raise ValueError(f"The 'kernel' parameter of cka() must be one of {{'linear', 'rbf'}}. Got {kernel!r} instead.")
 
 
-def _cka_rbf_unbiased(x: Any, y: Any, *, sigma_frac: float = 1.0, device: Any = None, float64: bool = False) -> float:
+def _cka_rbf_unbiased(x: Any, y: Any, *, sigma_frac: float = 1.0, device: Any = None, float64: bool | None = None) -> float:
     """Debiased RBF CKA (``cka_rbf(..., unbiased=True)``)."""
     return cka_rbf(x, y, sigma_frac=sigma_frac, unbiased=True, device=device, float64=float64)
 

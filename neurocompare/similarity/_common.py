@@ -12,12 +12,25 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurocompare._options import resolve_device
+from neurocompare._options import resolve_device, resolve_dtype
 from neurocompare.data import align, check_responses
 
-__all__ = ["MIN_STIMULI", "as_matrix", "as_pair", "resolve_device"]
+__all__ = ["MIN_STIMULI", "as_matrix", "as_pair", "compute_dtype", "resolve_device"]
 
 MIN_STIMULI = 4
+
+
+def compute_dtype(float64: bool | None, like: Any, device: Any):
+    """The torch dtype of a measure: ``float64=True``/``False`` force it; ``None`` asks the ``dtype`` option.
+
+    With the default option this is float64 on CPU and the input's own dtype on a GPU
+    (:func:`neurocompare._options.resolve_dtype`).
+    """
+    import torch
+
+    if float64 is None:
+        return resolve_dtype(None, like=like, device=device)
+    return torch.float64 if float64 else torch.float32
 
 
 def _to_2d(x: Any, name: str) -> Any:
@@ -43,7 +56,7 @@ def _to_2d(x: Any, name: str) -> Any:
     return arr.reshape(arr.shape[0], -1)
 
 
-def as_matrix(x: Any, *, name: str = "x", device: Any = None, float64: bool = False, min_stimuli: int = MIN_STIMULI):
+def as_matrix(x: Any, *, name: str = "x", device: Any = None, float64: bool | None = None, min_stimuli: int = MIN_STIMULI):
     """Convert one input to a finite 2-D torch tensor (stimulus, feature) on ``device``.
 
     Raises
@@ -53,8 +66,8 @@ def as_matrix(x: Any, *, name: str = "x", device: Any = None, float64: bool = Fa
     """
     import torch
 
-    dev = resolve_device(device)
-    dtype = torch.float64 if float64 else torch.float32
+    dev = resolve_device(device, like=x)
+    dtype = compute_dtype(float64, x, dev)
     m = _to_2d(x, name)
     t = m.to(dev, dtype) if isinstance(m, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(m), dtype=dtype, device=dev)
     if t.shape[0] < min_stimuli:
@@ -66,7 +79,7 @@ def as_matrix(x: Any, *, name: str = "x", device: Any = None, float64: bool = Fa
     return t
 
 
-def as_pair(x: Any, y: Any, *, device: Any = None, float64: bool = False, min_stimuli: int = MIN_STIMULI):
+def as_pair(x: Any, y: Any, *, device: Any = None, float64: bool | None = None, min_stimuli: int = MIN_STIMULI):
     """Align two inputs on ``stimulus_id`` (when both carry it) and convert both with :func:`as_matrix`.
 
     Returns

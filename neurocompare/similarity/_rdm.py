@@ -58,7 +58,7 @@ import numpy as np
 import xarray as xr
 
 from neurocompare.data import check_rdm, check_responses, make_rdm
-from neurocompare.similarity._common import resolve_device
+from neurocompare.similarity._common import compute_dtype, resolve_device
 
 __all__ = [
     "RDM_METHODS",
@@ -92,8 +92,8 @@ def _matrix(x: Any, name: str, device: Any, float64: bool):
 
     from neurocompare.similarity._common import MIN_STIMULI, _to_2d
 
-    dev = resolve_device(device)
-    dtype = torch.float64 if float64 else torch.float32
+    dev = resolve_device(device, like=x)
+    dtype = compute_dtype(float64, x, dev)
     m = _to_2d(x, name)
     t = m.to(dev, dtype) if isinstance(m, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(m), dtype=dtype, device=dev)
     if t.shape[0] < MIN_STIMULI:
@@ -102,7 +102,7 @@ def _matrix(x: Any, name: str, device: Any, float64: bool):
     return t
 
 
-def pair(x: Any, y: Any, *, device: Any = None, float64: bool = False):
+def pair(x: Any, y: Any, *, device: Any = None, float64: bool | None = None):
     """Align two inputs on ``stimulus_id`` and convert them, as ``_common.as_pair`` does (same errors).
 
     Returns
@@ -279,7 +279,7 @@ def _output(d, template: Any, condensed: bool, ids, attrs: dict):
     return condense(arr) if condensed else arr
 
 
-def rdm(x: Any, method: str = "correlation", *, condensed: bool = False, device: Any = None, float64: bool = False):
+def rdm(x: Any, method: str = "correlation", *, condensed: bool = False, device: Any = None, float64: bool | None = None):
     """Compute a representational dissimilarity matrix.
 
     Parameters
@@ -369,8 +369,8 @@ def _as_reps(x: Any, device, float64: bool):
     """(stimulus, unit, repetition) float tensor and ids from Responses or a 3-D array."""
     import torch
 
-    dev = resolve_device(device)
-    dtype = torch.float64 if float64 else torch.float32
+    dev = resolve_device(device, like=x)
+    dtype = compute_dtype(float64, x, dev)
     ids = None
     if isinstance(x, xr.DataArray):
         x = check_responses(x, allow_nan=True)
@@ -441,7 +441,7 @@ def crossnobis_rdm(
     folds: Any = None,
     condensed: bool = False,
     device: Any = None,
-    float64: bool = False,
+    float64: bool | None = None,
 ):
     """Cross-validated Mahalanobis ("crossnobis") RDM over repetitions or folds.
 
@@ -511,7 +511,7 @@ def crossnobis_rdm(
 
 
 # ----------------------------------------------------------------------------- RDM inputs
-def rdm_vector(r: Any, *, name: str = "rdm", device: Any = None, float64: bool = False):
+def rdm_vector(r: Any, *, name: str = "rdm", device: Any = None, float64: bool | None = None):
     """Turn an RDM given in any supported form into a condensed torch vector (or a stack of them).
 
     Parameters
@@ -527,8 +527,8 @@ def rdm_vector(r: Any, *, name: str = "rdm", device: Any = None, float64: bool =
     """
     import torch
 
-    dev = resolve_device(device)
-    dtype = torch.float64 if float64 else torch.float32
+    dev = resolve_device(device, like=r)
+    dtype = compute_dtype(float64, r, dev)
     ids = None
     if isinstance(r, xr.DataArray):
         r = check_rdm(r)

@@ -221,7 +221,7 @@ def rsa(
     rdm_method: str = "correlation",
     compare: str = "spearman",
     device: Any = None,
-    float64: bool = False,
+    float64: bool | None = None,
 ) -> float:
     """Representational similarity of two response sets: compare their RDMs.
 
@@ -255,7 +255,7 @@ def rsa(
 
 
 def _register(compare_method: str):
-    def metric(x: Any, y: Any, *, rdm_method: str = "correlation", device: Any = None, float64: bool = False) -> float:
+    def metric(x: Any, y: Any, *, rdm_method: str = "correlation", device: Any = None, float64: bool | None = None) -> float:
         return rsa(x, y, rdm_method=rdm_method, compare=compare_method, device=device, float64=float64)
 
     metric.__name__ = f"rsa_{compare_method}"

@@ -104,7 +104,7 @@ def shape_distance(
     score: str = "angular",
     zero_pad: bool = True,
     device: Any = None,
-    float64: bool = False,
+    float64: bool | None = None,
 ) -> float:
     """Generalized shape distance between two representations of the same stimuli.
 
@@ -132,12 +132,12 @@ def shape_distance(
     return _distance(ux, ax, uy, ay, score)
 
 
-def procrustes(x: Any, y: Any, *, score: str = "angular", device: Any = None, float64: bool = False) -> float:
+def procrustes(x: Any, y: Any, *, score: str = "angular", device: Any = None, float64: bool | None = None) -> float:
     """Procrustes shape distance (``shape_distance(..., alpha=1)``): 0 when y is a rotation of x."""
     return shape_distance(x, y, alpha=1.0, score=score, device=device, float64=float64)
 
 
-def shape_cca(x: Any, y: Any, *, score: str = "angular", device: Any = None, float64: bool = False) -> float:
+def shape_cca(x: Any, y: Any, *, score: str = "angular", device: Any = None, float64: bool | None = None) -> float:
     """CCA shape distance (``shape_distance(..., alpha=0)``): 0 when y is an invertible linear map of x."""
     return shape_distance(x, y, alpha=0.0, score=score, device=device, float64=float64)
 
@@ -148,7 +148,7 @@ def pairwise_shape_distances(
     alpha: float = 1.0,
     score: str = "angular",
     device: Any = None,
-    float64: bool = False,
+    float64: bool | None = None,
     progress: bool = True,
 ) -> np.ndarray:
     """Distance matrix between many representations (networks, layers, animals) of the same stimuli.
