@@ -178,7 +178,7 @@ def test_import_is_light_and_lazy():
 
 def test_notebooks_and_readme_use_only_the_public_doors():
     allowed = re.compile(r"^(import neurocompare as nc|from neurocompare import plotting|import neurocompare\.plotting"
-                         r"|from neurocompare\.plotting|import data_loaders|from data_loaders)")
+                         r"|from neurocompare\.plotting|import data_loaders|from data_loaders|import analyses|from analyses)")
     offenders = []
     import json
 
