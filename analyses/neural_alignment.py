@@ -134,14 +134,13 @@ def layer_features(model: torch.nn.Module, layer: str, x: torch.Tensor, batch: i
 
 def score_v4(model, layer, sessions) -> dict:
     """Per-session CKA and ridge predictivity between ``layer`` and V4."""
-    from neurocompare.similarity.regression import ridge_predictivity
+    from neurocompare.similarity import ridge_predictivity
 
     out = {}
     for stim, resp, s in sessions:
         f = layer_features(model, layer, stim)
         cka = float(linear_cka(f, resp))
-        pred = ridge_predictivity(f.numpy().astype(np.float64), resp.numpy().astype(np.float64), progress=False,
-                                  n_splits=5)
+        pred = ridge_predictivity(f.numpy().astype(np.float64), resp.numpy().astype(np.float64), n_splits=5)
         out[s] = {"cka": cka, "predictivity": float(pred.value)}
     return out
 

@@ -125,7 +125,7 @@ def score(model: torch.nn.Module, data: dict, cfg: Config) -> dict:
     from scipy.stats import spearmanr
     from sklearn.linear_model import LogisticRegression
 
-    from neurocompare.similarity.regression import ridge_predictivity
+    from neurocompare.similarity import ridge_predictivity
 
     out: dict = {}
     iu = np.triu_indices(92, k=1)
@@ -135,7 +135,7 @@ def score(model: torch.nn.Module, data: dict, cfg: Config) -> dict:
             f = layer_features(model, layer, stim)
             ckas.append(float(linear_cka(f, resp)))
             preds.append(float(ridge_predictivity(f.numpy().astype(np.float64), resp.numpy().astype(np.float64),
-                                                  n_splits=5, progress=False).value))
+                                                  n_splits=5).value))
         f92 = layer_features(model, layer, data["images92"]).numpy().astype(np.float64)
         rdm = 1 - np.corrcoef(f92)
         out[layer] = {

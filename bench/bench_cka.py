@@ -63,7 +63,7 @@ def _best(fn, repeat: int):
 # ----------------------------------------------------------------------------- workers
 def worker_ours(x, y, repeat):
     sys.path.insert(0, str(REPO))
-    from neurocompare.similarity.cka import cka_linear
+    from neurocompare.similarity import cka_linear
 
     out = {}
     for unbiased in (False, True):
@@ -122,7 +122,7 @@ def run_worker(name: str, data: str, repeat: int) -> None:
 
     if name == "ours":
         sys.path.insert(0, str(REPO))
-        import neurocompare.similarity.cka  # noqa: F401
+        import neurocompare.similarity  # noqa: F401
     elif name == "repsim":
         import repsim  # noqa: F401
     base = _rss_mb()

@@ -2,7 +2,7 @@
 
 Workload (the issue's): N = 1000 stimuli, D = 20000 units per response set, float64 data (what
 rsatoolbox holds). rsatoolbox runs ``calc_rdm(Dataset(x), method='correlation')`` for both sets and
-``compare(rdm_x, rdm_y, method='spearman')``; we run ``neurocompare.similarity.rsa.rsa(x, y)``
+``compare(rdm_x, rdm_y, method='spearman')``; we run ``neurocompare.similarity.rsa(x, y)``
 (float32 kernels by default, and once more with ``float64=True`` for the value check). Each
 implementation runs in its own subprocess on the same .npy files.
 
@@ -50,7 +50,7 @@ def _best(fn, repeat: int):
 
 def worker_ours(x, y, repeat):
     sys.path.insert(0, str(REPO))
-    from neurocompare.similarity.rsa import rsa
+    from neurocompare.similarity import rsa
 
     t32, v32 = _best(lambda: rsa(x, y), repeat)
     c32 = _best.cpu

@@ -48,7 +48,8 @@ def main() -> None:
     args = ap.parse_args()
 
     import data_loaders.benchmarks  # noqa: F401
-    from neurocompare.benchmarks import benchmark_activations, benchmark_ceiling, blas_limit, combine, get_benchmark, layer_scores, score
+    from neurocompare._options import thread_limit as blas_limit
+    from neurocompare.benchmarks import benchmark_activations, benchmark_ceiling, combine, get_benchmark, layer_scores, score
     from neurocompare.cache import ActivationCache
     from neurocompare.models import resolve_model
 
@@ -81,7 +82,7 @@ def main() -> None:
             times[name].append(time.perf_counter() - t)
             cpu[name].append(time.process_time() - c)
     t = time.perf_counter()
-    full = score(rm, bench, layers=layers, cache=cache, progress=False, blas_threads=args.threads)
+    full = score(rm, bench, layers=layers, cache=cache, progress=False, threads=args.threads)
     t_full = time.perf_counter() - t
     med = {k: float(np.median(v)) for k, v in times.items()}
     med_cpu = {k: float(np.median(v)) for k, v in cpu.items()}
