@@ -17,7 +17,7 @@ __all__ = ["plot_layer_scores", "plot_score_heatmap"]
 
 
 def _as_scores(scores: Sequence[Any]) -> list[Any]:
-    from neurocompare.benchmarks import Score
+    from neurocompare.benchmarks.score import Score
 
     out = []
     for s in scores:
