@@ -115,8 +115,13 @@ class PermutationResult(Result):
     def error(self) -> float:
         return float("nan")
 
-    error_kind = "none (see p_value)"
-    ci = None
+    @property
+    def error_kind(self) -> str:
+        return "none (a test statistic; see p_value)"
+
+    @property
+    def ci(self) -> None:
+        return None
 
 
 def _few_threads(n_elements: int):
