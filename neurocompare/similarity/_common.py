@@ -1,8 +1,10 @@
-"""Shared plumbing for the similarity measures: the metric registry and input handling.
+"""Shared input handling for the similarity measures (the registry is in ``_metrics.py``).
 
 Every measure takes ``(x, y)`` as ``Responses``, numpy arrays or torch tensors with stimuli on
 the first axis. When both carry ``stimulus_id`` they are aligned first; otherwise they must
-already have the same number of rows.
+already have the same number of rows. Measures compute where their input lives (or on the
+``device`` option) and, unless ``float64=`` says otherwise, in the ``dtype`` option: float64 on
+CPU by default, the input's dtype on a GPU.
 """
 
 from __future__ import annotations

@@ -230,7 +230,7 @@ def rsa(
     x, y : Responses with dims ('stimulus', 'unit'), numpy arrays or torch tensors (n_stimuli, n_units)
         Aligned on ``stimulus_id`` when both are Responses.
     rdm_method : {'correlation', 'cosine', 'euclidean', 'sqeuclidean'}
-        How each RDM is computed (:func:`neurocompare.similarity._rdm.rdm`).
+        How each RDM is computed (:func:`neurocompare.similarity.rdm`).
     compare : {'spearman', 'pearson', 'tau_a', 'tau_b', 'rho_a', 'cosine', 'wuc'}
         How the RDMs are compared (:func:`compare_rdms`).
     device, float64

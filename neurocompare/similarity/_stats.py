@@ -277,7 +277,7 @@ def bootstrap_rdm(
     ----------
     a, b : RDM DataArrays, square arrays (n, n) or condensed vectors of the same stimuli
     method : str
-        Any :func:`neurocompare.similarity._rsa.compare_rdms` method.
+        Any :func:`neurocompare.similarity.compare_rdms` method.
     n_boot, ci, seed, progress
         As in :func:`bootstrap`.
 
@@ -414,7 +414,7 @@ def permutation_test_rdm(
     ----------
     a, b : RDM DataArrays, square arrays (n, n) or condensed vectors of the same stimuli
     method : str
-        Any :func:`neurocompare.similarity._rsa.compare_rdms` method.
+        Any :func:`neurocompare.similarity.compare_rdms` method.
     n_perm, alternative, seed, progress
         As in :func:`permutation_test`.
 
