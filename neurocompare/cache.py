@@ -49,6 +49,7 @@ import xarray as xr
 
 from neurocompare._options import cache_dir, get_options
 from neurocompare.data import load, save
+from neurocompare.models import weights_hash  # one definition, re-exported for the cache's users
 
 __all__ = [
     "ActivationCache",
@@ -61,7 +62,8 @@ __all__ = [
 ]
 
 LOG = logging.getLogger("neurocompare.cache")
-CACHE_FORMAT = 1  # bump when the stored layout changes; old entries then miss
+CACHE_FORMAT = 2  # bump when the stored layout or what a key means changes; old entries then miss
+# 2: random projections drawn from the one seeding scheme (neurocompare._seeding)
 
 
 def default_cache_dir() -> Path:
@@ -77,34 +79,6 @@ def _update_array(h: "hashlib._Hash", arr: np.ndarray) -> None:
         h.update("\x1f".join(str(v) for v in arr.ravel().tolist()).encode())
     else:
         h.update(memoryview(arr).cast("B"))
-
-
-def weights_hash(model: Any) -> str:
-    """SHA-256 of a model's parameters and buffers (names, dtypes, shapes and values).
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-
-    Returns
-    -------
-    str
-        64 hex digits. Two models with identical state dicts hash alike whatever their Python
-        class; the class name is added so that different architectures with equal weights differ.
-    """
-    import torch
-
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"weights_hash() needs a torch.nn.Module; got {type(model).__name__}.")
-    h = hashlib.sha256()
-    h.update(type(model).__qualname__.encode())
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        t = tensor.detach().cpu()
-        if t.dtype == torch.bfloat16:
-            t = t.float()
-        _update_array(h, t.contiguous().numpy())
-    return h.hexdigest()
 
 
 def stimulus_hash(stimuli: Any) -> str:
