@@ -287,3 +287,25 @@ def test_rdm_on_cuda_matches_cpu():
     cpu = rdm(x, float64=True)
     gpu = rdm(torch.tensor(x), device="cuda", float64=True).cpu().numpy()
     np.testing.assert_allclose(cpu, gpu, atol=1e-10)
+
+
+def test_rsa_accepts_an_rdm_on_either_side():
+    import xarray as xr
+
+    """nc.rsa(acts, rdm): the RDM side is used as it is, the other side's RDM is computed."""
+    import neurocompare as nc
+
+    rng = np.random.default_rng(3)
+    ids = [f"s{i}" for i in range(12)]
+    x = nc.make_responses(rng.standard_normal((12, 7)), stimulus_ids=ids)
+    y = nc.make_responses(rng.standard_normal((12, 5)), stimulus_ids=ids)
+    ry = nc.rdm(y)
+    expected = nc.rsa(x, y)  # both sides as responses
+    assert nc.rsa(x, ry) == pytest.approx(expected, abs=1e-12)
+    assert nc.rsa(ry, x) == pytest.approx(expected, abs=1e-12)
+    # the RDM is aligned by stimulus_id: a reordered RDM gives the same value
+    order = rng.permutation(12)
+    assert nc.rsa(x, ry.isel(stimulus=order, stimulus_2=order)) == pytest.approx(expected, abs=1e-12)
+    stack = xr.concat([ry, ry], dim="subject")
+    with pytest.raises(ValueError, match="stack dims"):
+        nc.rsa(x, stack)

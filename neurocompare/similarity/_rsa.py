@@ -227,8 +227,11 @@ def rsa(
 
     Parameters
     ----------
-    x, y : Responses with dims ('stimulus', 'unit'), numpy arrays or torch tensors (n_stimuli, n_units)
-        Aligned on ``stimulus_id`` when both are Responses.
+    x, y : Responses with dims ('stimulus', 'unit'), numpy arrays or torch tensors (n_stimuli, n_units), or RDMs
+        Aligned on ``stimulus_id`` when both are Responses. Either side may instead be an RDM
+        DataArray with dims ('stimulus', 'stimulus_2') (e.g. recorded data that come as an RDM):
+        the other side's RDM is computed with ``rdm_method`` and the two are compared (aligned by
+        ``stimulus_id``).
     rdm_method : {'correlation', 'cosine', 'euclidean', 'sqeuclidean'}
         How each RDM is computed (:func:`neurocompare.similarity.rdm`).
     compare : {'spearman', 'pearson', 'tau_a', 'tau_b', 'rho_a', 'cosine', 'wuc'}
@@ -243,6 +246,8 @@ def rsa(
     """
     if rdm_method not in RDM_METHODS:
         raise ValueError(f"The 'rdm_method' parameter of rsa() must be one of {set(RDM_METHODS)}. Got {rdm_method!r} instead.")
+    if _is_rdm(x) or _is_rdm(y):
+        return _rsa_with_rdm(x, y, rdm_method=rdm_method, compare=compare, device=device, float64=float64)
     tx, ty = pair(x, y, device=device, float64=float64)
     if compare not in COMPARE_METHODS:
         raise ValueError(
@@ -252,6 +257,28 @@ def rsa(
     dy = condense(_rdm_kernel(ty, rdm_method))
     # the RDMs are finite and well formed by construction: compare their vectors directly
     return float(_compare_vectors(dx.double()[None], dy.double()[None], compare)[0, 0])
+
+
+def _is_rdm(v: Any) -> bool:
+    return isinstance(v, xr.DataArray) and tuple(v.dims[-2:]) == ("stimulus", "stimulus_2")
+
+
+def _rsa_with_rdm(x: Any, y: Any, *, rdm_method: str, compare: str, device: Any, float64: bool | None) -> float:
+    """:func:`rsa` when one side (or both) is already an RDM DataArray."""
+    from neurocompare.similarity._rdm import rdm as make_rdm
+
+    sides = [v if _is_rdm(v) else make_rdm(v, rdm_method, device=device, float64=float64) for v in (x, y)]
+    stacked = [str(v.dims[:-2]) for v in sides if isinstance(v, xr.DataArray) and v.ndim > 2]
+    if stacked:
+        raise ValueError(
+            f"rsa() returns one number, but an RDM has stack dims {', '.join(stacked)}. Average them first "
+            "(e.g. rdm.mean(['subject', 'session'])), or call compare_rdms() for one value per RDM."
+        )
+    if compare not in COMPARE_METHODS:
+        raise ValueError(
+            f"The 'compare' parameter of rsa() must be one of {set(COMPARE_METHODS)}. Got {compare!r} instead."
+        )
+    return float(compare_rdms(sides[0], sides[1], compare, device=device))
 
 
 def _register(compare_method: str):
