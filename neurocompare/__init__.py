@@ -15,8 +15,8 @@ Everything a user needs is one name away::
     nc.score_responses(acts, bench)                               # Score: value, error, ceiling
 
 The subpackages, one level deep, hold the rest of each topic: ``nc.similarity``,
-``nc.benchmarks``, ``nc.models``, ``nc.metamers``, ``nc.gridcells``, ``nc.training`` and
-``nc.plotting``. Importing ``neurocompare`` is light: torch and the subpackages load on first use.
+``nc.benchmarks``, ``nc.models``, ``nc.metamers``, ``nc.gridcells``, ``nc.training``,
+``nc.learning`` and ``nc.plotting``. Importing ``neurocompare`` is light: torch and the subpackages load on first use.
 Options (progress bars, threads, device, precision) are set with :func:`set_options`.
 """
 
@@ -40,7 +40,7 @@ from neurocompare.data import (
 
 __version__ = "0.2.0"
 
-_SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "plotting")
+_SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "learning", "plotting")
 
 #: public name -> the subpackage (or module) that defines it; loaded on first access
 _EXPORTS: dict[str, str] = {
