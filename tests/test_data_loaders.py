@@ -7,7 +7,6 @@ synthetic files' digests), so they also run without the recorded data.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import zipfile
 from pathlib import Path
@@ -17,17 +16,29 @@ import pytest
 
 import data_loaders
 from data_loaders import _fetch, cowley2023_v4, henaff2021_v1, kriegeskorte2008
+import neurocompare as nc
+from neurocompare._options import reset_options
+from neurocompare.cli import build_parser
 from neurocompare.data import average_repetitions, check_rdm, check_responses, split_repetitions
 
 
 # ----------------------------------------------------------------------------- root & checksums
 def test_get_root_precedence(tmp_path, monkeypatch):
+    # explicit root > the data_dir option (NEUROCOMPARE_DATA, read once) > the user cache folder
+    with nc.set_options(data_dir=tmp_path / "option"):
+        assert data_loaders.get_root(tmp_path / "explicit") == tmp_path / "explicit"
+        assert data_loaders.get_root() == tmp_path / "option"
     monkeypatch.setenv("NEUROCOMPARE_DATA", str(tmp_path / "env"))
-    assert data_loaders.get_root(tmp_path / "explicit") == tmp_path / "explicit"
-    assert data_loaders.get_root() == tmp_path / "env"
-    monkeypatch.delenv("NEUROCOMPARE_DATA")
-    cache = data_loaders.get_root()
-    assert "neurocompare" in str(cache) and cache != tmp_path / "env"
+    reset_options()  # the environment is read once; re-read it
+    try:
+        assert data_loaders.get_root() == tmp_path / "env"
+        monkeypatch.delenv("NEUROCOMPARE_DATA")
+        reset_options()
+        cache = data_loaders.get_root()
+        assert "neurocompare" in str(cache) and cache != tmp_path / "env"
+    finally:
+        monkeypatch.undo()
+        reset_options()
 
 
 def _tiny_module(tmp_path, monkeypatch, module, files: dict[str, bytes]):
@@ -94,10 +105,7 @@ def test_list_datasets_and_cli(tmp_path, capsys):
     table = data_loaders.list_datasets(tmp_path)
     assert set(table["name"]) >= {"kriegeskorte2008", "cowley2023_v4", "henaff2021_v1"}
     assert not table["present"].any()
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers()
-    data_loaders.register_cli(sub)
-    args = parser.parse_args(["datasets", "--data", str(tmp_path)])
+    args = build_parser("datasets").parse_args(["datasets", "--data", str(tmp_path)])
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "kriegeskorte2008" in out and "False" in out
@@ -107,9 +115,7 @@ def test_list_datasets_and_cli(tmp_path, capsys):
 def test_list_datasets_present(data_root, capsys):
     table = data_loaders.list_datasets(data_root)
     assert table["present"].all(), table[~table["present"]]
-    parser = argparse.ArgumentParser()
-    data_loaders.register_cli(parser.add_subparsers())
-    args = parser.parse_args(["datasets", "--data", str(data_root), "--verify"])
+    args = build_parser("datasets").parse_args(["datasets", "--data", str(data_root), "--verify"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert out.count(" ok") == len(data_loaders.DATASETS) and "bad/missing" not in out
