@@ -78,6 +78,8 @@ _EXPORTS: dict[str, str] = {
     **{name: "neurocompare.gridcells" for name in ("rate_maps", "gridness", "grid_scores", "detect_modules")},
     # training
     **{name: "neurocompare.training" for name in ("train",)},
+    # what training does (neural collapse, rank)
+    **{name: "neurocompare.learning" for name in ("neural_collapse", "layerwise_collapse", "effective_rank")},
 }
 
 __all__ = sorted(

@@ -42,6 +42,8 @@ PINNED = {
     "MetamerSynthesis", "synthesize_metamers", "check_validity", "recognizability",
     # grid cells
     "gridness",
+    # what training does
+    "neural_collapse", "layerwise_collapse", "effective_rank",
 }
 
 
