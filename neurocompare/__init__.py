@@ -40,7 +40,7 @@ from neurocompare.data import (
 
 __version__ = "0.2.0"
 
-_SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "learning", "plotting")
+_SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "learning", "behavior", "plotting")
 
 #: public name -> the subpackage (or module) that defines it; loaded on first access
 _EXPORTS: dict[str, str] = {
@@ -80,6 +80,8 @@ _EXPORTS: dict[str, str] = {
     **{name: "neurocompare.training" for name in ("train",)},
     # what training does (neural collapse, rank)
     **{name: "neurocompare.learning" for name in ("neural_collapse", "layerwise_collapse", "effective_rank")},
+    # behaviour
+    **{name: "neurocompare.behavior" for name in ("BlockHMM", "error_consistency")},
 }
 
 __all__ = sorted(
