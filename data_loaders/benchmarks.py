@@ -15,6 +15,8 @@ cowley2023.V4-ridge.pooled.v1               ridge       none        V4, 10 sessi
                                                                     repeat-averaged, per session
 kriegeskorte2008.IT-rsa.human.v1            RSA         Nili        human IT fMRI, 4 subjects
 kriegeskorte2008.IT-rsa.monkey.v1           RSA         none        monkey IT (Kiani 2007), 1 RDM
+kriegeskorte2008.behaviour-rsa.human.v1     RSA         Nili        human similarity judgements
+                                                                    (Mur 2013), 16 subjects
 normanhaignere2015.AC-ridge.v1              ridge       none        6 auditory-cortex fMRI
                                                                     components × 165 sounds
 ==========================================  ==========  ==========  ===========================
@@ -148,6 +150,37 @@ def kriegeskorte_monkey_it(root=None) -> Benchmark:
         test_fraction=0.5,
         description="Monkey IT RDM (1 - Pearson r over 674 neurons); Spearman RSA; no repeats, so no ceiling",
         citation=k92.CITATION,
+    )
+
+
+# ----------------------------------------------------------------------------- Mur 2013 behaviour
+MUR2013_CITATION = (
+    "Mur M, Meys M, Bodurka J, Goebel R, Bandettini PA, Kriegeskorte N (2013). Human object-similarity judgments "
+    "reflect and transcend the primate-IT object representation. Front Psychol 4:128. doi:10.3389/fpsyg.2013.00128"
+)
+
+
+@register_benchmark(
+    "kriegeskorte2008.behaviour-rsa.human.v1",
+    description="Human similarity judgements of the 92 images (Mur 2013, 16 subjects, object arrangement): Spearman RSA, Nili noise ceiling",
+    metric="rsa",
+    ceiling="nili",
+)
+def kriegeskorte_human_behaviour(root=None) -> Benchmark:
+    from data_loaders import kriegeskorte2008 as k92
+
+    return Benchmark(
+        identifier="kriegeskorte2008.behaviour-rsa.human.v1",
+        data=k92.load_behaviour_rdms(root),
+        stimuli=k92.load_stimuli(root),
+        metric="rsa",
+        ceiling="nili",
+        rdm_subject_dim="subject",
+        n_splits=10,
+        test_fraction=0.5,
+        description="Human object-similarity judgements (16 subjects, multi-arrangement dissimilarities); Spearman "
+        "correlation of RDMs (model: 1 - Pearson r); Nili upper bound of the 16 subjects as ceiling",
+        citation=MUR2013_CITATION,
     )
 
 
