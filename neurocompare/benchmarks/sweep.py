@@ -203,7 +203,7 @@ def run_sweep(
     client : distributed.Client, optional
         Use this client (takes precedence over ``scheduler``).
     n_workers : int
-        Workers of the LocalCluster (one thread each).
+        Workers of the LocalCluster (one thread each), at least 1.
     seed : int, optional
         Split seed (default: each benchmark's).
     root : path-like, optional
@@ -226,6 +226,11 @@ def run_sweep(
     from neurocompare._optional import require
     from neurocompare.models import resolve_model
 
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise ValueError(
+            f"run_sweep() needs n_workers >= 1 (a LocalCluster with no worker waits forever); got {n_workers!r}. "
+            "Pass n_workers=1 or more (neurocompare sweep --workers N), or a scheduler address."
+        )
     distributed = require("distributed", "neurocompare sweep")
     kwargs_json = json.dumps(model_kwargs or {}, sort_keys=True)
     out = Path(out)

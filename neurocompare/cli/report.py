@@ -22,12 +22,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neurocompare.benchmarks import format_table, load_scores
+    """Figures and a table of the readable scores; exit status 1 when any score file is unreadable."""
+    import sys
+
+    from neurocompare.benchmarks import format_table
+    from neurocompare.benchmarks.io import read_scores
     from neurocompare.cli._common import ensure_writable
     from neurocompare.plotting.scores import plot_layer_scores, plot_score_heatmap
 
-    scores = load_scores(args.folder)
     out = ensure_writable(args.out or args.folder)
+    scores, problems = read_scores(args.folder)
+    for message in problems:
+        print(f"neurocompare: warning: {message}", file=sys.stderr)
+    if not scores:
+        print(f"neurocompare: error: no readable score in {args.folder}; nothing to report.", file=sys.stderr)
+        return 1
     written = []
     for stem, make in (("layer_scores", plot_layer_scores), ("score_heatmap", plot_score_heatmap)):
         fig = make(scores)
@@ -36,4 +45,11 @@ def run(args: argparse.Namespace) -> int:
             fig.savefig(written[-1], bbox_inches="tight")
     print(format_table(scores))
     print("wrote " + ", ".join(str(p) for p in written))
+    if problems:
+        print(
+            f"neurocompare: error: {len(problems)} score file(s) could not be read (see the warnings above); "
+            "the report shows the others only.",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -20,10 +20,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--layers", nargs="+", default=None)
     p.add_argument("--out", default="sweep_results", help="folder for sweep.jsonl and per-score JSON")
     p.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (default: a LocalCluster)")
-    p.add_argument("--workers", type=int, default=2, help="LocalCluster workers (ignored with --scheduler)")
+    p.add_argument("--workers", type=_positive, default=2, help="LocalCluster workers, at least 1 (ignored with --scheduler)")
     add_common(p)
     p.set_defaults(func=run)
     return p
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (a cluster with no worker would wait forever); got {text!r}")
+    return n
 
 
 def run(args: argparse.Namespace) -> int:
