@@ -1,6 +1,10 @@
 """``neurocompare metamers``: synthesise model metamers of images in a .npy file.
 
 Writes ``metamers.nc`` (+ ``metamers.json`` provenance) and, with matplotlib, ``metamers.png``.
+The synthesis state is checkpointed atomically every round to ``--state`` (default
+``OUT/metamers_state.npz``); after a kill, the same command with ``--resume`` continues from the
+last round and ends bit-identical to an uninterrupted run. An existing state is refused unless
+``--resume`` or ``--overwrite`` is given. The output folder is checked before any work.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="metamers", help="output folder")
+    p.add_argument("--state", default=None, help="checkpoint file of the synthesis (default: OUT/metamers_state.npz)")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="steps between checkpoints (default: one round; 100 for --method adam)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--resume", action="store_true", help="continue the synthesis in --state after a kill")
+    what.add_argument("--overwrite", action="store_true", help="delete an existing --state and start over")
     p.set_defaults(func=run)
     return p
 
@@ -67,6 +77,17 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"--labels must be an existing .npy file of integer labels; got {labels_path}.")
         labels = np.load(labels_path, allow_pickle=False)[: arr.shape[0]]
     out = ensure_writable(args.out)  # before any work
+    state = Path(args.state) if args.state else out / "metamers_state.npz"
+    if state.suffix != ".npz":
+        state = state.with_suffix(".npz")
+    ensure_writable(state.parent)
+    if state.exists() and not (args.resume or args.overwrite):
+        raise FileExistsError(
+            f"{state} holds the state of an earlier synthesis. Pass --resume to continue it, --overwrite to start "
+            "over, or choose another --out / --state."
+        )
+    if state.exists() and args.overwrite:
+        state.unlink()
     model = resolve_model(args.model, seed=args.seed)
     layers: Any = args.layers
     if any("=" in item for item in layers):  # stage=module pairs
@@ -75,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         model, layers, arr, labels=labels, device=args.device, model_name=args.model,
         method=args.method, n_rounds=args.n_rounds, steps_per_round=args.steps_per_round,
         step_size=args.step_size, lr=args.lr, max_iter=args.max_iter, fake_relu=args.fake_relu, seed=args.seed,
+        state=state, resume=args.resume, checkpoint_every=args.checkpoint_every,
     )
     nc = save_metamers(ds, out / "metamers.nc")
     msg = f"{ds.sizes['layer']} layers × {ds.sizes['image']} images -> {nc}"
@@ -86,5 +108,5 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     err = ds["relative_error"].values
-    print(f"{msg}; relative error median {np.median(err):.3g}, max {err.max():.3g}")
+    print(f"{msg}; relative error median {np.median(err):.3g}, max {err.max():.3g}; state {state}")
     return 0

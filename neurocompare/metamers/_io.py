@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,38 +18,17 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurocompare._atomic import atomic_write
 from neurocompare.metamers._checks import check_dataset, version
 
-__all__ = ["save_metamers", "load_metamers", "write_state", "read_state", "metamer_dataset"]
+__all__ = ["save_metamers", "load_metamers", "write_state", "read_state", "metamer_dataset", "run_with_checkpoints"]
 
 REFERENCE = "Feather et al. 2023, Nature Neuroscience 26:2017-2034"
 
 
 def _atomic_write(path: Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(temporary path)`` then rename the temporary file to ``path`` (same folder, fsynced)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable (POSIX); harmless to skip elsewhere
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return path
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-    return path
+    """Call ``write(temporary path)`` then rename it to ``path`` (:func:`neurocompare._atomic.atomic_write`)."""
+    return atomic_write(path, lambda tmp: write(str(tmp)), what="metamer file")
 
 
 def write_state(path: str | os.PathLike, state: Mapping[str, np.ndarray]) -> Path:
@@ -82,8 +61,14 @@ def read_state(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No synthesis state at {path}; write one with save_state(path).")
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(
+            f"The synthesis state {path} is unreadable ({type(err).__name__}: {err}); it is truncated or damaged. "
+            "Delete it to start over."
+        ) from None
 
 
 def metamer_dataset(
@@ -220,3 +205,33 @@ def load_metamers(path: str | os.PathLike) -> xr.Dataset:
         if ds[name].dtype.kind == "O":
             ds = ds.assign_coords({name: ds[name].astype(str)})
     return check_dataset(ds, "load_metamers()")
+
+
+def run_with_checkpoints(syn: Any, state: Path, *, resume: bool, every: int | None) -> None:
+    """Run a ``MetamerSynthesis`` to the end, writing its state to ``state`` every ``every`` steps.
+
+    With ``resume``, an existing ``state`` is loaded first; without it, an existing one is refused.
+    Each checkpoint is written atomically, so a kill at any moment leaves the last good state, and
+    a resumed synthesis ends bit-identical to an uninterrupted one (the state holds the metamers,
+    step counter, stop flags, loss history and Adam moments; the schedule depends only on the step).
+    """
+    if state.suffix != ".npz":
+        state = state.with_suffix(".npz")
+    if every is None:
+        every = syn.config.steps_per_round if syn.config.method == "feather" else 100
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError(f"checkpoint_every must be a positive integer; got {every!r}.")
+    if state.exists():
+        if not resume:
+            raise FileExistsError(
+                f"{state} already holds a synthesis state. Pass resume=True (neurocompare metamers --resume) to "
+                "continue it, or delete it / choose another state file to start over."
+            )
+        syn.load_state(state)
+    while syn.n_iter < syn.config.total_iter and not bool(syn.stopped.all()):
+        before = syn.n_iter
+        syn.synthesize(max_iter=int(every))
+        syn.save_state(state)
+        if syn.n_iter == before:
+            break
+    syn.save_state(state)

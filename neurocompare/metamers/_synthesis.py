@@ -41,7 +41,7 @@ from neurocompare.metamers._checks import (
     eval_mode,
 )
 from neurocompare.metamers._config import EPS, MetamerConfig, adam_step, feather_step
-from neurocompare.metamers._io import metamer_dataset, read_state, write_state
+from neurocompare.metamers._io import metamer_dataset, read_state, run_with_checkpoints, write_state
 from neurocompare.metamers._layers import FakeReLU, call_order, last_relu_before, resolve_stages
 
 __all__ = ["MetamerSynthesis", "synthesize_metamers", "relative_error"]
@@ -535,6 +535,9 @@ def synthesize_metamers(
     device: Any = None,
     progress: bool | None = None,
     model_name: str | None = None,
+    state: str | os.PathLike | None = None,
+    resume: bool = False,
+    checkpoint_every: int | None = None,
     **config: Any,
 ) -> xr.Dataset:
     """Synthesise model metamers of ``images`` at ``layers`` of ``model`` (all in one batch).
@@ -557,6 +560,16 @@ def synthesize_metamers(
     progress : bool, optional
     model_name : str, optional
         Stored as the ``model`` attribute (default: the class name).
+    state : path-like, optional
+        A ``.npz`` file where the synthesis state is written atomically every
+        ``checkpoint_every`` steps; a killed synthesis continues from it with ``resume=True``
+        and ends bit-identical to an uninterrupted one.
+    resume : bool
+        Continue from ``state`` when it exists (start afresh when it does not). Without it, an
+        existing ``state`` file is refused, so a finished or running synthesis is never overwritten.
+    checkpoint_every : int, optional
+        Steps between checkpoints; default one round (``steps_per_round``) for ``'feather'``,
+        100 for ``'adam'``.
     **config
         :class:`MetamerConfig` fields; defaults follow Feather et al. 2023 (noise N(0.5, 0.05),
         normalised-gradient steps, step size halved each round).
@@ -602,7 +615,12 @@ def synthesize_metamers(
     syn = MetamerSynthesis(
         model, layers, images, labels=labels, image_ids=image_ids, device=device, progress=progress, **config
     )
-    ds = syn.synthesize().to_dataset()
+    if state is None:
+        syn.synthesize()
+    else:
+        run_with_checkpoints(syn, Path(state), resume=resume, every=checkpoint_every)
+    ds = syn.to_dataset()
     if model_name is not None:
         ds.attrs["model"] = str(model_name)
     return ds
+
