@@ -41,6 +41,7 @@ import html
 import io
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,9 @@ function shuffled(items, rand) {
   return out;
 }
 function csvField(value) {
-  const s = String(value);
+  let s = String(value);
+  // a text cell starting with = + - @ tab or CR is a formula to spreadsheets: neutralise it with a quote
+  if (typeof value !== "number" && /^[=+\\-@\\t\\r]/.test(s)) s = "'" + s;
   return /[",\\n\\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 const state = { seed: sessionSeed(), order: [], index: 0, shownAt: 0, participant: "", rows: [] };
@@ -349,13 +352,15 @@ def export_experiment(
             f"{keys}. Some images are hard to recognise: make your best guess.</p>"
             "<p>At the end, download your responses as a CSV file.</p>"
         )
-    page = (
-        _PAGE.replace("__TITLE__", html.escape(title))
-        .replace("__INSTRUCTIONS__", instructions)
-        .replace("__SIZE__", str(int(display_size)))
-        .replace("__EXPERIMENT__", _js_json(experiment))
-        .replace("__STIMULI__", _js_json(stimuli))
-    )
+    values = {
+        "TITLE": html.escape(title),
+        "INSTRUCTIONS": instructions,
+        "SIZE": str(int(display_size)),
+        "EXPERIMENT": _js_json(experiment),
+        "STIMULI": _js_json(stimuli),
+    }
+    # one pass: text substituted for one placeholder is never searched for another
+    page = re.sub(r"__(TITLE|INSTRUCTIONS|SIZE|EXPERIMENT|STIMULI)__", lambda m: values[m.group(1)], _PAGE)
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         path = path.with_suffix(".html")
@@ -373,8 +378,14 @@ def _plain(v: Any) -> Any:
 
 
 def _js_json(obj: Any) -> str:
-    """JSON safe to embed in a <script> element."""
-    return json.dumps(obj).replace("</", "<\\/")
+    """JSON safe to embed in a <script> element: ``<``, ``>``, ``&`` and the JS line separators as escapes.
+
+    No text inside can close the script, open a comment (``<!--``) or start markup.
+    """
+    text = json.dumps(obj)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text
 
 
 def export_metamer_experiment(
@@ -471,6 +482,9 @@ def read_responses(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> li
             if missing:
                 raise ValueError(f"{p} is not an experiment response file: columns {missing} are missing.")
             for r in reader:
+                for c, v in r.items():  # undo the page's formula neutralisation ('=... -> =...)
+                    if isinstance(v, str) and len(v) > 1 and v[0] == "'" and v[1] in "=+-@\t\r":
+                        r[c] = v[1:]
                 for c in ("trial", "response_label", "rt_ms", "true_label", "correct"):
                     r[c] = int(r[c]) if r[c] not in ("", None) else None
                 rows.append(r)

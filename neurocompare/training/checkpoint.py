@@ -16,15 +16,19 @@ A run folder holds ``checkpoint.pt`` and ``metrics.jsonl`` (one JSON line per lo
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 import random
-import tempfile
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from neurocompare._atomic import atomic_write_bytes
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -125,9 +129,7 @@ def truncate_metrics(path: str | Path, step: int) -> int:
         else:
             dropped += 1
     if dropped:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
-        os.replace(tmp, path)
+        atomic_write_bytes(path, "".join(line + "\n" for line in kept).encode(), what="metrics log")
     return dropped
 
 
@@ -196,21 +198,16 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     -------
     Path
         ``path``.
+
+    Raises
+    ------
+    neurocompare._atomic.WriteError
+        The disk is full, the file-size limit is reached or the folder is not writable; the
+        message says so and the previous checkpoint is left intact.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    buffer = io.BytesIO()  # serialised in memory: a full disk is then a plain OSError from our write,
+    torch.save(state, buffer)  # never torch's "enforce fail at inline_container.cc"
+    return atomic_write_bytes(path, buffer.getbuffer(), what="checkpoint")
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -229,4 +226,32 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"No checkpoint at {str(path)!r}. Train first (checkpoints are written to "
             "OUT/checkpoint.pt every `checkpoint_every` steps and at the end)."
         )
-    return torch.load(path, map_location=map_location, weights_only=True)
+    return safe_torch_load(path, map_location=map_location)
+
+
+def safe_torch_load(path: str | Path, map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors that name the file and never advise pickle.
+
+    Raises
+    ------
+    ValueError
+        The file holds pickled objects other than tensors and plain values (refused: loading
+        them could run code), or it is truncated or damaged.
+    """
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        what = f"e.g. {found.group(1)}" if found else "objects outside the allowed types"
+        raise ValueError(
+            f"Refused to load {path}: it holds pickled Python objects, not only tensors and plain values "
+            f"({what}). neurocompare never unpickles code. Re-save the "
+            "weights as a state dict: torch.save(model.state_dict(), path), in the environment that made the file."
+        ) from None
+    except (RuntimeError, EOFError, OSError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ValueError(
+            f"Could not read the checkpoint {path}: it is truncated or damaged ({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}). "
+            "Restore it, or delete it to start over."
+        ) from None
