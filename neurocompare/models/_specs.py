@@ -138,11 +138,16 @@ def _from_checkpoint(path: Path, arch: str | None, kwargs: dict[str, Any]) -> tu
 
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:  # noqa: BLE001  (torch's own text advises weights_only=False: not repeated)
+        import re
+
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        reason = f"it holds pickled objects such as {found.group(1)}" if found else f"{type(err).__name__}, truncated or not a checkpoint"
         raise ValueError(
-            f"Could not read checkpoint {path} with torch.load(weights_only=True): {err}. neurocompare reads only "
-            "tensor/plain-value checkpoints (as written by neurocompare.training.save_checkpoint), never pickled code."
-        ) from err
+            f"Could not read checkpoint {path} with torch.load(weights_only=True) ({reason}). neurocompare reads only "
+            "tensor/plain-value checkpoints (as written by neurocompare.training.save_checkpoint), never pickled code: "
+            "re-save the weights with torch.save(model.state_dict(), path)."
+        ) from None
     if not isinstance(ckpt, dict):
         raise ValueError(f"Checkpoint {path} holds a {type(ckpt).__name__}; expected a dict with a state dict.")
     config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
