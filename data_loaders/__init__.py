@@ -87,7 +87,7 @@ import os
 from types import ModuleType
 from typing import Any
 
-from data_loaders._fetch import clear_cache, fetch, get_root, present, sha256, verify
+from data_loaders._fetch import UnverifiedDataWarning, clear_cache, fetch, get_root, present, sha256, verify
 from data_loaders._fetch import download as _download
 
 __all__ = [
@@ -101,6 +101,8 @@ __all__ = [
     "sha256",
     "verify",
     "clear_cache",
+    "load_image_folder",
+    "UnverifiedDataWarning",
 ]
 
 #: module name -> short description (the module is imported on first use)
@@ -125,7 +127,11 @@ def get_dataset(name: str) -> ModuleType:
 
 
 def __getattr__(name: str) -> Any:
-    if name in DATASETS or name == "readers":
+    if name == "load_image_folder":  # a folder or zip of a user's images -> stimulus DataArray
+        from data_loaders.images import load_image_folder
+
+        return load_image_folder
+    if name in DATASETS or name in ("readers", "images"):
         return importlib.import_module(f"data_loaders.{name}")
     raise AttributeError(f"module 'data_loaders' has no attribute {name!r}")
 

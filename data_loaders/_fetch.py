@@ -26,12 +26,19 @@ import threading
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["get_root", "dataset_dir", "fetch", "sha256", "stamp", "file_cache", "present", "verify", "download", "clear_cache"]
+__all__ = [
+    "get_root", "dataset_dir", "fetch", "sha256", "stamp", "file_cache", "present", "verify", "download", "clear_cache",
+    "UnverifiedDataWarning",
+]
 
 ENV_VAR = "NEUROCOMPARE_DATA"
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 _LOCK = threading.Lock()
 _CACHES: list = []
+
+
+class UnverifiedDataWarning(UserWarning):
+    """A loader read a file without checking it against a known sha256 (``verify=False``)."""
 
 
 def get_root(root: str | os.PathLike | None = None) -> Path:
@@ -156,7 +163,9 @@ def _missing_message(module: ModuleType, relpath: str, path: Path) -> str:
     )
 
 
-def fetch(module: ModuleType, relpath: str, root: str | os.PathLike | None = None, *, check: bool = True) -> Path:
+def fetch(
+    module: ModuleType, relpath: str, root: str | os.PathLike | None = None, *, check: bool = True, strict: bool = True
+) -> Path:
     """Return the verified local path of one file of a dataset.
 
     Parameters
@@ -170,6 +179,11 @@ def fetch(module: ModuleType, relpath: str, root: str | os.PathLike | None = Non
         too.
     check : bool
         Verify the sha256 (cached per process). Default True.
+    strict : bool
+        Only files listed in ``module.FILES`` are allowed (default). With False, a file beyond the
+        list (a session the checksummed copy does not have, a newer upstream file) is returned
+        with an :class:`UnverifiedDataWarning` and no checksum; listed files are still checked
+        when ``check`` is True.
 
     Returns
     -------
@@ -178,17 +192,19 @@ def fetch(module: ModuleType, relpath: str, root: str | os.PathLike | None = Non
     Raises
     ------
     KeyError
-        If ``relpath`` is not one of the dataset's files.
+        If ``relpath`` is not one of the dataset's files (and ``strict`` is True).
     FileNotFoundError
         If the file is absent; the message names the file, the original source and how to point
         the loader at a local copy.
     ValueError
         On a checksum mismatch.
     """
-    if relpath not in module.FILES:
+    listed = relpath in module.FILES
+    if not listed and strict:
         raise KeyError(
             f"'{relpath}' is not a file of dataset '{module.FOLDER}'. "
-            f"Known files include: {', '.join(sorted(module.FILES)[:5])} ({len(module.FILES)} in all)."
+            f"Known files include: {', '.join(sorted(module.FILES)[:5])} ({len(module.FILES)} in all). To read a file beyond this list, pass verify=False to the "
+            "dataset's loader (strict=False here)."
         )
     path = dataset_dir(module, root) / relpath
     if not path.is_file() and root is not None and Path(root).name == module.FOLDER:
@@ -198,7 +214,17 @@ def fetch(module: ModuleType, relpath: str, root: str | os.PathLike | None = Non
             path = alt
     if not path.is_file():
         raise FileNotFoundError(_missing_message(module, relpath, path))
-    if check:
+    if not listed:
+        import warnings
+
+        warnings.warn(
+            f"'{relpath}' is not among the {len(module.FILES)} checksummed files of dataset "
+            f"'{module.FOLDER}'; reading {path} without verifying it (verify=False). Check that it is "
+            "the file you mean; results from it cannot be traced to a known version of the data.",
+            UnverifiedDataWarning,
+            stacklevel=3,
+        )
+    elif check:
         verify(path, module.FILES[relpath])
     return path
 

@@ -10,9 +10,15 @@ Folder ``cowley2023_v4/`` (from cowleygroup/V4_compact_models, ``data_V4_respons
   image *i* of a zip corresponds to column *i* of that session's responses.
 
 Where the files differ from the authors' session table (``readme.txt``): sessions 190924-190929
-hold 1,200 images (table: 900), 201016 and 201017 hold 600 (table: 900); sessions 210322 and
-210621 are listed but absent. Raw repeats per image: 210325 has 6-10 (mostly 7-8), 201016 has 5-9.
-The loaders follow the files.
+hold 1,200 images (table: 900), 201016 and 201017 hold 600 (table: 900). Raw repeats per image:
+210325 has 6-10 (mostly 7-8), 201016 has 5-9. The loaders follow the files.
+
+The checksummed list (:data:`FILES`) covers the 48 repeat-averaged sessions of the copy this
+loader was written against. Sessions in the authors' table that it does not cover (210322 and
+210621, for example), raw repeats of other sessions and newer upstream files can still be read:
+put them in the same layout under the data folder and pass ``verify=False`` to :func:`load`,
+:func:`load_raw` or :func:`load_images`; the loader then reads them without a checksum and says
+so with a ``data_loaders.UnverifiedDataWarning``.
 
 Conventions used here:
 
@@ -149,11 +155,18 @@ def _animal(session: str) -> str:
     return "PE" if session < "2106" else "RA"
 
 
-def _check_session(session: str | int, allowed: Sequence[str], what: str) -> str:
+def _check_session(session: str | int, allowed: Sequence[str], what: str, verify: bool = True) -> str:
     session = str(session)
     if session not in allowed:
         kind = f"{what} session" if what else "session"
-        raise ValueError(f"Unknown {kind} {session!r}. Available: {', '.join(allowed)}.")
+        if not verify:
+            if not session.isdigit() or len(session) != 6:
+                raise ValueError(f"A session is named by its date, six digits (YYMMDD, e.g. '210322'); got {session!r}.")
+            return session  # fetch(strict=False) warns that its files are not checksummed
+        raise ValueError(
+            f"Unknown {kind} {session!r}. Available: {', '.join(allowed)}. For a session whose files "
+            "you have but that is not in the checksummed list, pass verify=False."
+        )
     return session
 
 
@@ -178,8 +191,8 @@ def _npy_cached(path: str, size: int, mtime_ns: int) -> np.ndarray:
     return arr
 
 
-def _npy(relpath: str, root) -> np.ndarray:
-    path = fetch(_THIS, relpath, root)
+def _npy(relpath: str, root, verify: bool = True) -> np.ndarray:
+    path = fetch(_THIS, relpath, root, check=verify, strict=verify)
     return _npy_cached(str(path), *stamp(path))
 
 
@@ -203,7 +216,7 @@ def _images_cached(path: str, size: int, mtime_ns: int) -> np.ndarray:
     return images
 
 
-def load_images(session: str | int, root: str | os.PathLike | None = None) -> xr.DataArray:
+def load_images(session: str | int, root: str | os.PathLike | None = None, *, verify: bool = True) -> xr.DataArray:
     """The images shown in one session (decoded once per process and cached).
 
     Parameters
@@ -212,14 +225,17 @@ def load_images(session: str | int, root: str | os.PathLike | None = None) -> xr
         One of :data:`SESSIONS_WITH_IMAGES`.
     root : path-like, optional
         Data root (see ``data_loaders.get_root``).
+    verify : bool
+        Check the zip against its sha256 and allow only listed sessions (default). False reads a
+        session beyond the list, with a warning.
 
     Returns
     -------
     xarray.DataArray, dims ('stimulus', 'height', 'width', 'channel'), shape (n, 112, 112, 3), uint8
         Coords ``stimulus_id`` ('<session>_img0001' ...) and ``session``.
     """
-    session = _check_session(session, SESSIONS_WITH_IMAGES, "image")
-    path = fetch(_THIS, f"images/images_{session}.zip", root)
+    session = _check_session(session, SESSIONS_WITH_IMAGES, "image", verify)
+    path = fetch(_THIS, f"images/images_{session}.zip", root, check=verify, strict=verify)
     images = _images_cached(str(path), *stamp(path)).copy()
     n = images.shape[0]
     return xr.DataArray(
@@ -235,10 +251,15 @@ def load_stimuli(root: str | os.PathLike | None = None, session: str | int = "21
     return load_images(session, root)
 
 
-def _maybe_images(session: str, root, images: bool, n: int) -> xr.DataArray | None:
-    if not images or session not in SESSIONS_WITH_IMAGES:
+def _maybe_images(session: str, root, images: bool, n: int, verify: bool = True) -> xr.DataArray | None:
+    if not images:
         return None
-    stim = load_images(session, root)
+    if session not in SESSIONS_WITH_IMAGES:
+        from data_loaders._fetch import dataset_dir
+
+        if verify or not (dataset_dir(_THIS, root) / f"images/images_{session}.zip").is_file():
+            return None
+    stim = load_images(session, root, verify=verify)
     if stim.sizes["stimulus"] != n:
         raise ValueError(
             f"Session {session}: {stim.sizes['stimulus']} images but {n} response columns; the files do not match."
@@ -247,7 +268,7 @@ def _maybe_images(session: str, root, images: bool, n: int) -> xr.DataArray | No
 
 
 def load(
-    session: str | int = "210325", root: str | os.PathLike | None = None, *, images: bool = True
+    session: str | int = "210325", root: str | os.PathLike | None = None, *, images: bool = True, verify: bool = True
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
     """Repeat-averaged V4 responses of one session, with its images when they exist.
 
@@ -259,6 +280,9 @@ def load(
         Data root.
     images : bool
         Also decode the session's images (10 sessions have them; others give ``None``).
+    verify : bool
+        Check every file against its sha256 and allow only the listed sessions (default). False
+        reads a session beyond the list (same file layout) with an ``UnverifiedDataWarning``.
 
     Returns
     -------
@@ -267,8 +291,8 @@ def load(
         attrs ``session`` and ``split`` (the authors' train/test/validation role of the session).
     stimuli : DataArray (stimulus, height, width, channel) uint8, or None
     """
-    session = _check_session(session, SESSIONS, "")
-    counts = _npy(f"responses_repeat_averaged/responses_{session}.npy", root)  # (neurons, images)
+    session = _check_session(session, SESSIONS, "", verify)
+    counts = _npy(f"responses_repeat_averaged/responses_{session}.npy", root, verify)  # (neurons, images)
     if counts.ndim != 2:
         raise ValueError(f"Session {session}: expected a 2-D (neurons, images) array; got shape {counts.shape}.")
     n_units, n_images = counts.shape
@@ -285,11 +309,11 @@ def load(
         session=session,
         split=SPLIT.get(session, "train"),
     )
-    return resp, _maybe_images(session, root, images, n_images)
+    return resp, _maybe_images(session, root, images, n_images, verify)
 
 
 def load_raw(
-    session: str | int = "210325", root: str | os.PathLike | None = None, *, images: bool = True
+    session: str | int = "210325", root: str | os.PathLike | None = None, *, images: bool = True, verify: bool = True
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
     """Single-repeat V4 responses, NaN-padded where an image had fewer repeats.
 
@@ -301,6 +325,9 @@ def load_raw(
         Data root.
     images : bool
         Also decode the session's images when they exist.
+    verify : bool
+        Check the files' sha256 and allow only the listed raw sessions (default). False reads the
+        raw repeats of another session (same layout) with an ``UnverifiedDataWarning``.
 
     Returns
     -------
@@ -308,8 +335,8 @@ def load_raw(
         ``attrs['n_repeats_min']`` / ``['n_repeats_max']`` give the range of valid repeats.
     stimuli : DataArray or None
     """
-    session = _check_session(session, RAW_SESSIONS, "raw")
-    counts = _npy(f"responses_raw/responses_{session}.npy", root)  # (neurons, images, repeats)
+    session = _check_session(session, RAW_SESSIONS, "raw", verify)
+    counts = _npy(f"responses_raw/responses_{session}.npy", root, verify)  # (neurons, images, repeats)
     if counts.ndim != 3:
         raise ValueError(f"Session {session}: expected a 3-D (neurons, images, repeats) array; got {counts.shape}.")
     n_units, n_images, _ = counts.shape
@@ -330,7 +357,7 @@ def load_raw(
         n_repeats_min=int(n_valid.min()),
         n_repeats_max=int(n_valid.max()),
     )
-    return resp, _maybe_images(session, root, images, n_images)
+    return resp, _maybe_images(session, root, images, n_images, verify)
 
 
 def load_pooled(

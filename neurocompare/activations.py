@@ -344,8 +344,8 @@ def extract(
     device : str or torch.device, optional
         Where to run, e.g. ``"cuda"``; default: where the model's parameters are.
     reduce : {'flatten', 'avgpool', 'random_projection'} or callable
-        How a layer output (batch, *features) becomes (batch, units): ``flatten`` keeps every
-        element; ``avgpool`` averages over spatial dims (batch, channel, *space) -> (batch,
+        How a layer output ``(batch, *features)`` becomes (batch, units): ``flatten`` keeps every
+        element; ``avgpool`` averages over spatial dims ``(batch, channel, *space)`` -> (batch,
         channel); ``random_projection`` flattens and projects onto ``n_components`` seeded
         Gaussian directions (Johnson–Lindenstrauss). A callable maps (batch, ...) to (batch, units).
     n_components : int

@@ -318,7 +318,7 @@ def check_rdm(rdm: Any, *, atol: float = 1e-8) -> xr.DataArray:
 
     Parameters
     ----------
-    rdm : xarray.DataArray with dims (*stack, 'stimulus', 'stimulus_2')
+    rdm : xarray.DataArray with dims ``(*stack, 'stimulus', 'stimulus_2')``
         Any number of leading stack dims (``'subject'``, ``'session'``, ...) is allowed.
     atol : float
         Tolerance for symmetry and the zero diagonal.

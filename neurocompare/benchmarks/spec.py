@@ -98,7 +98,7 @@ class Benchmark:
           the metric and split in halves for the ceiling); a unit coord named by ``unit_group``
           marks independent recordings (sessions) whose units saw different stimuli (NaN where
           a unit did not see a stimulus). A plain array gets ids ``'0' … 'n-1'`` (row order).
-        - an RDM stack with dims (*stack, 'stimulus', 'stimulus_2') (RSA metrics only); stack
+        - an RDM stack with dims ``(*stack, 'stimulus', 'stimulus_2')`` (RSA metrics only); stack
           dims other than ``rdm_subject_dim`` are averaged.
     stimuli : xarray.DataArray, optional
         Images ('stimulus', 'height', 'width', 'channel') or sounds ('stimulus', 'sample', attr

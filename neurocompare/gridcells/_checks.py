@@ -100,8 +100,9 @@ def as_positions(positions: Any, what: str = "positions", allow_empty: bool = Fa
 
     Parameters
     ----------
-    positions : array of dims (time, 2), a DataArray with a ``space`` dim (dims ``('time',
-        'space')`` as the data loaders return), or a Dataset/dict with ``x`` and ``y`` variables.
+    positions : array of dims (time, 2), a DataArray with a ``space`` dim, or a Dataset/dict
+        Arrays of dims ``(time, 2)``; DataArrays of dims ``('time', 'space')`` as the data loaders
+        return them; Datasets or dicts with ``x`` and ``y`` variables.
     what : str
         Name used in error messages.
     allow_empty : bool

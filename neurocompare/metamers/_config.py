@@ -150,7 +150,7 @@ def feather_step(x: torch.Tensor, grad: torch.Tensor, it: int, cfg: MetamerConfi
 
     Parameters
     ----------
-    x, grad : torch.Tensor, shape (n_rows, *image_shape)
+    x, grad : torch.Tensor, shape ``(n_rows, *image_shape)``
         Current metamers and the gradient of their relative error.
     it : int
         Index of this step in the schedule (0-based): the step length is
@@ -159,7 +159,7 @@ def feather_step(x: torch.Tensor, grad: torch.Tensor, it: int, cfg: MetamerConfi
 
     Returns
     -------
-    torch.Tensor, shape (n_rows, *image_shape)
+    torch.Tensor, shape ``(n_rows, *image_shape)``
         ``x − length · grad / ‖grad‖`` per row (before projection into ``pixel_range``).
     """
     size = cfg.step_size * 0.5 ** min(it // cfg.steps_per_round, cfg.n_rounds - 1)
@@ -174,7 +174,7 @@ def adam_step(
 
     Parameters
     ----------
-    x, grad, m, v : torch.Tensor, shape (n_rows, *image_shape)
+    x, grad, m, v : torch.Tensor, shape ``(n_rows, *image_shape)``
         Current metamers, gradient, first and second moment estimates.
     t : torch.Tensor of int, shape (n_rows,)
         Steps each row has taken before this one (bias correction uses ``t + 1``).

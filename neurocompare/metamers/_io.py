@@ -89,8 +89,8 @@ def metamer_dataset(
 
     Parameters
     ----------
-    metamers : array, shape (n_layers, n_images, *image_shape)
-    originals : array, shape (n_images, *image_shape)
+    metamers : array, shape ``(n_layers, n_images, *image_shape)``
+    originals : array, shape ``(n_images, *image_shape)``
     losses : array, shape (n_layers, n_images, n_iter + 1)
     stopped : bool array, shape (n_layers, n_images)
     layers, stages : sequences of str, length n_layers

@@ -105,7 +105,7 @@ class MetamerSynthesis:
 
     Attributes (properties)
     -----------------------
-    metamers : torch.Tensor, shape (n_layers, n_images, *image_shape)
+    metamers : torch.Tensor, shape ``(n_layers, n_images, *image_shape)``
     losses : torch.Tensor, shape (n_layers, n_images, n_iter_done + 1)
         Relative error before each step and after the last.
     relative_error : torch.Tensor, shape (n_layers, n_images)
@@ -403,7 +403,7 @@ class MetamerSynthesis:
 
     @property
     def metamers(self) -> torch.Tensor:
-        """Current metamers, shape (n_layers, n_images, *image_shape), on ``device``."""
+        """Current metamers, shape ``(n_layers, n_images, *image_shape)``, on ``device``."""
         return self._shape_rows(self._x.detach().clone())
 
     @property

@@ -298,7 +298,7 @@ class OneToOneMapping:
     Attributes
     ----------
     best_ : numpy.ndarray, shape (n_units,)
-        Index of the chosen source unit per target unit (largest |r| on the training stimuli).
+        Index of the chosen source unit per target unit (largest ``|r|`` on the training stimuli).
     coef_ : numpy.ndarray, shape (n_features, n_units)
         One non-zero slope per column.
     intercept_ : numpy.ndarray, shape (n_units,)

@@ -11,6 +11,7 @@ Quick reference
     Config-driven runs (``run.py``; :class:`TrainConfig`, YAML/JSON, field types checked).
 ``pgd_attack(model, x, y, eps=..., norm='linf'|'l2', steps=...)``, ``robust_accuracy(model, (x, y), eps_list, norm=...)``
     Adversarial examples and evaluation (``adversarial.py``).
+
 Objectives (``OBJECTIVES``): ``Supervised``, ``SimCLR``, ``VICReg``, ``Adversarial``, ``IRM``, plus
 ``NeuralAlignment``; ``layer_output(model, layer, x)`` reads a hidden layer with gradients.
 Losses: ``nt_xent``, ``vicreg_loss``, ``irm_penalty``, ``linear_cka``, ``cka_alignment_loss``, ``rdm_alignment_loss``.
