@@ -103,8 +103,15 @@ def ref_rsa(x: np.ndarray, y: np.ndarray, rdm_method: str = "correlation") -> fl
     import scipy.spatial.distance as ssd
     import scipy.stats
 
-    m = {"sqeuclidean": "sqeuclidean", "euclidean": "euclidean", "correlation": "correlation", "cosine": "cosine"}[rdm_method]
-    return float(scipy.stats.spearmanr(ssd.pdist(x, m), ssd.pdist(y, m)).statistic)
+    def exact_pdist(a: np.ndarray) -> np.ndarray:
+        # scipy's pdist on the distinct rows, expanded: duplicated stimuli stay exactly tied (scipy's
+        # own 'correlation'/'cosine' pdist gives ~1e-16 instead of 0 for some identical rows)
+        uniq, inv = np.unique(a, axis=0, return_inverse=True)
+        d = ssd.squareform(ssd.pdist(uniq, rdm_method))[inv.ravel()][:, inv.ravel()]
+        np.fill_diagonal(d, 0.0)
+        return ssd.squareform(d, checks=False)
+
+    return float(scipy.stats.spearmanr(exact_pdist(x), exact_pdist(y)).statistic)
 
 
 REFERENCES = {"cka_linear": ref_cka, "cca_mean": ref_cca, "procrustes": ref_procrustes, "rsa": ref_rsa}

@@ -33,8 +33,45 @@ NETS = [np.array(a) for a in INP["nets"]]
 @pytest.mark.parametrize("key", sorted(FORM["shape"]))
 def test_shape_distances_match_feature_space_reference(key):
     i, j, alpha = key.split("_")
-    d = shape_distance(NETS[int(i)], NETS[int(j)], alpha=float(alpha[5:]), float64=True)
+    x, y, a = NETS[int(i)], NETS[int(j)], float(alpha[5:])
+    if a == 0.0 and min(x.shape[1], x.shape[0] - 1) + min(y.shape[1], y.shape[0] - 1) >= x.shape[0]:
+        # issue 12: full whitening with rank_x + rank_y >= n stimuli forces canonical correlations of 1,
+        # so the distance would be (near) 0 for any data; it is refused instead of reported
+        with pytest.raises(ValueError, match="degenerate"):
+            shape_distance(x, y, alpha=a, float64=True)
+        return
+    d = shape_distance(x, y, alpha=a, float64=True)
     assert d == pytest.approx(FORM["shape"][key], abs=1e-6)
+
+
+def test_cca_shape_distance_closed_form_when_not_degenerate():
+    # alpha=0 whitens each side to an orthonormal basis: cos(d) = sum(rho) / sqrt(r_x r_y)
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(50, 6)), rng.normal(size=(50, 4))
+    y[:, :2] += x[:, :2]
+    ux = np.linalg.svd(x - x.mean(0), full_matrices=False)[0]
+    uy = np.linalg.svd(y - y.mean(0), full_matrices=False)[0]
+    rho = np.linalg.svd(ux.T @ uy, compute_uv=False)
+    want = np.arccos(rho.sum() / np.sqrt(6 * 4))
+    # float64 SVDs of 50 x 6 matrices: errors ~ 50 * eps * cond, far below 1e-10
+    assert shape_cca(x, y, float64=True) == pytest.approx(want, abs=1e-10)
+
+
+@pytest.mark.parametrize("fn", [cca_mean, svcca, pwcca, shape_cca, canonical_correlations])
+def test_cca_family_refuses_degenerate_dimensions(fn):
+    # unrelated data, 20 stimuli, 15 + 15 dimensions: 11 canonical correlations are forced to 1
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 15)), rng.normal(size=(20, 15))
+    kept = r"\d+" if fn is svcca else "15"  # svcca first keeps 99% of the variance
+    with pytest.raises(ValueError, match=rf"degenerate.*x keeps {kept} and y keeps {kept}.*20 centred stimuli"):
+        fn(x, y)
+
+
+def test_svcca_with_few_kept_dimensions_is_allowed_and_not_perfect():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(20, 15)), rng.normal(size=(20, 15))
+    v = svcca(x, y, variance=None, keep=4)
+    assert 0.0 < v < 0.9  # unrelated data: 4 + 4 < 20, no forced correlation of 1
 
 
 def test_canonical_correlations_and_pwcca_match_reference():
@@ -51,7 +88,7 @@ def _orth(d, seed):
 
 
 @settings(max_examples=20, deadline=None)
-@given(n=st.integers(12, 40), p=st.integers(1, 8), seed=st.integers(0, 10_000))
+@given(n=st.integers(17, 40), p=st.integers(1, 8), seed=st.integers(0, 10_000))  # 2p < n: not degenerate (issue 12)
 def test_cca_measures_are_invariant_to_invertible_linear_maps(n, p, seed):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, p))
@@ -84,7 +121,7 @@ def test_procrustes_is_not_invariant_to_general_linear_maps_but_cca_shape_is():
        score=st.sampled_from(["angular", "euclidean"]))
 def test_shape_metrics_obey_the_triangle_inequality(seed, alpha, widths, score):
     rng = np.random.default_rng(seed)
-    reps = [rng.normal(size=(15, w)) for w in widths]
+    reps = [rng.normal(size=(17, w)) for w in widths]  # 8 + 8 < 17: CCA shape (alpha=0) not degenerate
     d = pairwise_shape_distances(reps, alpha=alpha, score=score, float64=True, progress=False)
     np.testing.assert_allclose(d, d.T)
     np.testing.assert_array_equal(np.diag(d), 0.0)

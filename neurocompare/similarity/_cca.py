@@ -11,10 +11,14 @@ invariant to any invertible linear map of either side:
   canonical variate accounts for, ``w_i = sum_j |<h_i, x_j>|``. Not symmetric: the weights come
   from ``x``.
 
-Degenerate case (documented, not an error): when ``r_x + r_y >= n_stimuli`` the two column spaces
-must share directions, so some canonical correlations are 1 whatever the data. Reduce the
-dimensionality first (``svcca`` with ``keep`` or ``variance``) when units are many and stimuli
-few.
+Degenerate case (an error): the centred responses of ``n`` stimuli span at most ``n - 1``
+dimensions, so when the retained ranks satisfy ``r_x + r_y >= n`` the two column spaces must share
+``r_x + r_y - n + 1`` directions and that many canonical correlations are 1 whatever the data
+(e.g. a wide layer against 640 images scores 1.0 against unrelated data). All CCA-family measures
+(and :func:`neurocompare.similarity.shape_cca`) raise a ValueError then; reduce the dimensions
+first (``svcca(x, y, keep=k)`` with ``2 k < n``) or use more stimuli. Short of that limit the
+canonical correlations are still biased upward when ``r_x + r_y`` is a sizeable fraction of
+``n``; keep the ranks well below ``n / 2``.
 
 References
 ----------
@@ -39,7 +43,7 @@ from typing import Any
 from neurocompare.similarity._metrics import register_metric
 from neurocompare.similarity._rdm import pair
 
-__all__ = ["basis", "canonical_correlations", "cca_mean", "svcca", "pwcca"]
+__all__ = ["basis", "canonical_correlations", "cca_mean", "check_not_degenerate", "svcca", "pwcca"]
 
 
 def basis(x, *, keep: int | None = None, variance: float | None = None):
@@ -86,6 +90,17 @@ def basis(x, *, keep: int | None = None, variance: float | None = None):
     return u[:, :r], s[:r], vh[:r].T
 
 
+def check_not_degenerate(rx: int, ry: int, n: int, what: str) -> None:
+    """Raise when ``rx + ry >= n``: the column spaces are forced to share directions (correlations of 1)."""
+    if rx + ry >= n:
+        forced = rx + ry - n + 1
+        raise ValueError(
+            f"{what} is degenerate here: x keeps {rx} and y keeps {ry} dimensions, but {n} centred stimuli span only "
+            f"{n - 1}, so {forced} canonical correlation(s) are 1 whatever the data. Reduce the dimensions first, "
+            f"e.g. svcca(x, y, keep=k) with k <= {max((n - 1) // 2, 1)} (or PCA), or use more stimuli."
+        )
+
+
 def _correlations(ux, uy):
     """Canonical correlations and x-side canonical directions from two orthonormal bases."""
     import torch
@@ -104,9 +119,16 @@ def canonical_correlations(x: Any, y: Any, *, device: Any = None, float64: bool 
     Returns
     -------
     numpy array, shape (min(rank_x, rank_y),), values in [0, 1]
+
+    Raises
+    ------
+    ValueError
+        ``rank_x + rank_y >= n_stimuli`` (degenerate: see the module docstring), constant input.
     """
-    tx, ty = pair(x, y, device=device, float64=float64)
-    rho, _ = _correlations(basis(tx)[0], basis(ty)[0])
+    tx, ty = pair(x, y, device=device, float64=float64, centre="columns", rescale=True)
+    ux, uy = basis(tx)[0], basis(ty)[0]
+    check_not_degenerate(ux.shape[1], uy.shape[1], tx.shape[0], "CCA")
+    rho, _ = _correlations(ux, uy)
     return rho.detach().cpu().double().numpy()
 
 
@@ -149,9 +171,10 @@ def svcca(
     -------
     float in [0, 1]
     """
-    tx, ty = pair(x, y, device=device, float64=float64)
+    tx, ty = pair(x, y, device=device, float64=float64, centre="columns", rescale=True)
     ux = basis(tx, keep=keep, variance=variance)[0]
     uy = basis(ty, keep=keep, variance=variance)[0]
+    check_not_degenerate(ux.shape[1], uy.shape[1], tx.shape[0], "SVCCA")
     rho, _ = _correlations(ux, uy)
     return float(rho.mean())
 
@@ -171,9 +194,10 @@ def pwcca(x: Any, y: Any, *, device: Any = None, float64: bool | None = None) ->
     -------
     float in [0, 1]; not symmetric in (x, y).
     """
-    tx, ty = pair(x, y, device=device, float64=float64)
+    tx, ty = pair(x, y, device=device, float64=float64, centre="columns", rescale=True)
     ux = basis(tx)[0]
     uy = basis(ty)[0]
+    check_not_degenerate(ux.shape[1], uy.shape[1], tx.shape[0], "PWCCA")
     rho, a = _correlations(ux, uy)
     h = ux @ a  # (n, k) canonical variates of x, orthonormal
     xc = tx - tx.mean(dim=0, keepdim=True)

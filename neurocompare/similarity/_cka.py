@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from neurocompare.similarity._common import check_memory
 from neurocompare.similarity._metrics import register_metric
 from neurocompare.similarity._rdm import pair, sym_gram
 
@@ -155,6 +156,18 @@ def _linear_cka_core(x, y, unbiased: bool):
     return score, hxx, hyy
 
 
+def _check_stats(*stats) -> None:
+    """Refuse non-finite intermediate quantities (Gram norms, HSIC terms) instead of returning them."""
+    import torch
+
+    for v in stats:
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError(
+                f"CKA's intermediate quantities are not finite in {str(v.dtype).replace('torch.', '')} (overflow or "
+                "underflow of the Gram norms); compute in float64 (float64=True) or rescale the inputs."
+            )
+
+
 def _no_variance(which: str) -> ValueError:
     return ValueError(
         f"CKA is undefined: {which} has no variance across stimuli (every unit is constant). "
@@ -219,7 +232,7 @@ def hsic_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, f
     -------
     float
     """
-    tx, ty = pair(x, y, device=device, float64=float64)
+    tx, ty = pair(x, y, device=device, float64=float64, centre="columns")
     n = tx.shape[0]
     xc, yc = tx - tx.mean(0), ty - ty.mean(0)
     sxy = _linear_stats(xc, yc)[0]
@@ -239,8 +252,10 @@ def cka_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, fl
         Debiased CKA (unbiased HSIC); see the module docstring.
     device : str or torch.device, optional
         ``'cpu'`` (default) or ``'cuda'``.
-    float64 : bool
-        Compute in double precision (default float32; sums of products accumulate per block).
+    float64 : bool, optional
+        ``True``/``False`` force float64/float32; default: the ``dtype`` option (float64 on CPU).
+        In float32 the inputs are centred before the cast and rescaled by a power of two, and
+        non-finite intermediate quantities raise; the measured float32 error is in ``docs/numerics.md``.
 
     Returns
     -------
@@ -253,13 +268,16 @@ def cka_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, fl
         Fewer than 4 stimuli, NaN/inf values, mismatched stimuli, or (biased) a side without any
         variance across stimuli.
     """
-    tx, ty = pair(x, y, device=device, float64=float64)
+    # CKA is invariant to scaling and to translating the units: rescale exactly, centre before a float32 cast
+    tx, ty = pair(x, y, device=device, float64=float64, centre="columns", rescale=True)
     score, hxx, hyy = _linear_cka_core(tx, ty, unbiased)
+    _check_stats(hxx, hyy)
     if not unbiased:
         if float(hxx) <= 0:
             raise _no_variance("x")
         if float(hyy) <= 0:
             raise _no_variance("y")
+    _check_stats(score)
     return float(score)
 
 
@@ -336,9 +354,13 @@ def cka_rbf(
     float
         1 for ``(x, x)``.
     """
-    tx, ty = pair(x, y, device=device, float64=float64)
+    # the median-distance bandwidth makes RBF CKA scale-free; translations do not change distances
+    tx, ty = pair(x, y, device=device, float64=float64, centre="columns", rescale=True)
+    n = tx.shape[0]
+    check_memory(8 * n * n * tx.element_size(), "cka_rbf()", device=tx.device)
     k, l = rbf_kernel(tx, sigma_frac), rbf_kernel(ty, sigma_frac)
     hxy, hxx, hyy = _hsic_dense(k, l, unbiased), _hsic_dense(k, k, unbiased), _hsic_dense(l, l, unbiased)
+    _check_stats(hxx, hyy)
     prod = float(hxx) * float(hyy)
     if prod <= 0:
         if unbiased:

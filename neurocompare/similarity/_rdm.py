@@ -58,7 +58,7 @@ import numpy as np
 import xarray as xr
 
 from neurocompare.data import check_rdm, check_responses, make_rdm
-from neurocompare.similarity._common import compute_dtype, resolve_device
+from neurocompare.similarity._common import check_memory, compute_dtype, resolve_device
 
 __all__ = [
     "RDM_METHODS",
@@ -76,51 +76,23 @@ NOISE_METHODS = ("shrinkage_diag", "shrinkage_eye", "diag", "full", "identity")
 
 
 # ----------------------------------------------------------------------------- inputs
-def _check_finite(t, name: str) -> None:
-    """Raise on NaN/inf. One streaming sum first (no boolean temporary); exact check only if needed."""
-    import torch
+def _matrix(x: Any, name: str, device: Any, float64: bool | None, **kw: Any):
+    """``_common.as_matrix`` with the measures' minimum of stimuli (``centre``/``rescale`` passed on)."""
+    from neurocompare.similarity._common import as_matrix
 
-    if bool(torch.isfinite(t.sum())):
-        return
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first.")
+    return as_matrix(x, name=name, device=device, float64=float64, **kw)
 
 
-def _matrix(x: Any, name: str, device: Any, float64: bool):
-    """Like ``_common.as_matrix`` but with the cheaper finiteness check (large inputs are common here)."""
-    import torch
-
-    from neurocompare.similarity._common import MIN_STIMULI, _to_2d
-
-    dev = resolve_device(device, like=x)
-    dtype = compute_dtype(float64, x, dev)
-    m = _to_2d(x, name)
-    t = m.to(dev, dtype) if isinstance(m, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(m), dtype=dtype, device=dev)
-    if t.shape[0] < MIN_STIMULI:
-        raise ValueError(f"{name} has {t.shape[0]} stimuli; this measure needs at least {MIN_STIMULI}.")
-    _check_finite(t, name)
-    return t
-
-
-def pair(x: Any, y: Any, *, device: Any = None, float64: bool | None = None):
-    """Align two inputs on ``stimulus_id`` and convert them, as ``_common.as_pair`` does (same errors).
+def pair(x: Any, y: Any, *, device: Any = None, float64: bool | None = None, centre: str | None = None, rescale: bool = False):
+    """Align two inputs on ``stimulus_id`` and convert them (``_common.as_pair``; same errors).
 
     Returns
     -------
     x, y : torch.Tensor, shapes (n_stimuli, n_features_x), (n_stimuli, n_features_y)
     """
-    from neurocompare.data import align
+    from neurocompare.similarity._common import as_pair
 
-    if isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray):
-        x, y = align(x, y)
-    tx = _matrix(x, "x", device, float64)
-    ty = _matrix(y, "y", device, float64)
-    if tx.shape[0] != ty.shape[0]:
-        raise ValueError(
-            f"x has {tx.shape[0]} stimuli but y has {ty.shape[0]}; both need one row per stimulus, in the same "
-            "order. Pass Responses with stimulus_id coords to align them automatically."
-        )
-    return tx, ty
+    return as_pair(x, y, device=device, float64=float64, centre=centre, rescale=rescale)
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -164,14 +136,11 @@ def sym_gram(a, *, block: int | None = None):
     return g
 
 
-def _triu_indices(n: int, device):
-    import torch
-
-    return torch.triu_indices(n, n, offset=1, device=device)
-
-
 def condense(d):
     """Upper triangle (without diagonal) of a square RDM as a vector, in ``squareform`` order.
+
+    Built row by row into one preallocated vector: no triangle-index arrays (two int64 arrays
+    of n(n-1)/2 entries each would take 2-4x the memory of the square RDM itself).
 
     Parameters
     ----------
@@ -181,26 +150,34 @@ def condense(d):
     -------
     Same type, shape (n * (n - 1) / 2,) or (k, n * (n - 1) / 2).
     """
-    if hasattr(d, "detach"):
-        n = d.shape[-1]
-        iu = _triu_indices(n, d.device)
-        return d[..., iu[0], iu[1]]
-    d = np.asarray(d)
     n = d.shape[-1]
-    iu = np.triu_indices(n, 1)
-    return d[..., iu[0], iu[1]]
+    m = n * (n - 1) // 2
+    if hasattr(d, "detach"):
+        out = d.new_empty(d.shape[:-2] + (m,))
+    else:
+        d = np.asarray(d)
+        out = np.empty(d.shape[:-2] + (m,), dtype=d.dtype)
+    start = 0
+    for i in range(n - 1):
+        stop = start + n - 1 - i
+        out[..., start:stop] = d[..., i, i + 1 :]
+        start = stop
+    return out
 
 
 def squareform_torch(v):
-    """Condensed vector(s) ``(..., m)`` -> square symmetric matrices ``(..., n, n)`` (torch)."""
+    """Condensed vector(s) ``(..., m)`` -> square symmetric matrices ``(..., n, n)`` (torch; no index arrays)."""
     import torch
 
     m = v.shape[-1]
     n = _n_from_condensed(m)
     out = torch.zeros(v.shape[:-1] + (n, n), dtype=v.dtype, device=v.device)
-    iu = _triu_indices(n, v.device)
-    out[..., iu[0], iu[1]] = v
-    out[..., iu[1], iu[0]] = v
+    start = 0
+    for i in range(n - 1):
+        stop = start + n - 1 - i
+        out[..., i, i + 1 :] = v[..., start:stop]
+        out[..., i + 1 :, i] = v[..., start:stop]
+        start = stop
     return out
 
 
@@ -214,8 +191,32 @@ def _n_from_condensed(m: int) -> int:
     return n
 
 
+#: The centring each RDM method is invariant to (removed before a float32 cast, see _common).
+CENTRE_FOR = {"correlation": "scalar", "cosine": None, "euclidean": "columns", "sqeuclidean": "columns"}
+
+
 def _rdm_kernel(x, method: str):
-    """Square RDM (n, n) from a float tensor x (n, d)."""
+    """Square RDM (n, n) from a float tensor x (n, d); identical rows get exactly equal distances.
+
+    The RDM is computed on the distinct rows and expanded, so that duplicated stimuli are at
+    distance exactly 0 from each other and exactly tied in their distances to every other
+    stimulus (a Gram-matrix route alone leaves rounding-level differences that break ranks).
+    """
+    import torch
+
+    if method not in RDM_METHODS:
+        raise ValueError(f"The 'method' parameter of rdm() must be one of {set(RDM_METHODS)}. Got {method!r} instead.")
+    uniq, inv = torch.unique(x, dim=0, return_inverse=True)
+    if uniq.shape[0] == x.shape[0]:
+        return _rdm_distinct(x, method)
+    if uniq.shape[0] < 2:
+        raise ValueError(f"All {x.shape[0]} stimuli have identical responses; an RDM of them is all zeros and compares with nothing.")
+    d = _rdm_distinct(uniq, method)
+    return d[inv][:, inv]
+
+
+def _rdm_distinct(x, method: str):
+    """Square RDM (n, n) of a float tensor x (n, d) whose rows are distinct."""
     import torch
 
     if method in ("correlation", "cosine"):
@@ -238,8 +239,6 @@ def _rdm_kernel(x, method: str):
         d = d.clamp_(min=0.0)
         if method == "euclidean":
             d = d.sqrt_()
-    else:
-        raise ValueError(f"The 'method' parameter of rdm() must be one of {set(RDM_METHODS)}. Got {method!r} instead.")
     d.fill_diagonal_(0.0)
     return d
 
@@ -307,15 +306,27 @@ def rdm(x: Any, method: str = "correlation", *, condensed: bool = False, device:
         Unknown method, NaN/inf values, fewer than 4 stimuli, or (correlation/cosine) a stimulus
         pattern without variance.
     """
+    import torch
+
     if method not in RDM_METHODS:
         raise ValueError(f"The 'method' parameter of rdm() must be one of {set(RDM_METHODS)}. Got {method!r} instead.")
     ids = None
     if isinstance(x, xr.DataArray):
         x = check_responses(x)
         ids = np.asarray(x.stimulus_id.values).astype(str)
-    t = _matrix(x, "x", device, float64)
+    t, scale = _matrix(x, "x", device, float64, centre=CENTRE_FOR[method], return_scale=True)
+    check_memory(rdm_bytes(t.shape[0], t.element_size(), condensed=condensed), "rdm()", device=t.device)
     d = _rdm_kernel(t, method)
+    if scale != 1.0 and method in ("euclidean", "sqeuclidean"):  # undo the exact power-of-two rescaling
+        d = d.mul_(scale if method == "euclidean" else scale * scale)
+        if not bool(torch.isfinite(d).all()):
+            raise ValueError(f"The {method} distances overflow {str(d.dtype).replace('torch.', '')}; compute in float64 (float64=True).")
     return _output(d, x, condensed, ids, {"method": method})
+
+
+def rdm_bytes(n: int, itemsize: int, *, condensed: bool = False) -> int:
+    """Peak bytes of one RDM of ``n`` stimuli: the Gram matrix, the distances and one temporary (n, n)."""
+    return int(3 * n * n * itemsize + (n * (n - 1) // 2 * itemsize if condensed else 0))
 
 
 # ----------------------------------------------------------------------------- noise precision
@@ -516,7 +527,7 @@ def rdm_vector(r: Any, *, name: str = "rdm", device: Any = None, float64: bool |
 
     Parameters
     ----------
-    r : RDM DataArray (dims (*stack, 'stimulus', 'stimulus_2')), square array/tensor (n, n) or
+    r : RDM DataArray (dims ``(*stack, 'stimulus', 'stimulus_2')``), square array/tensor (n, n) or
         (k, n, n), or condensed vector(s) (m,) / (k, m)
         Square inputs must be symmetric with a zero diagonal.
 

@@ -50,12 +50,15 @@ import xarray as xr
 
 from neurocompare.data import check_rdm
 from neurocompare.similarity._metrics import register_metric
+from neurocompare.similarity._common import check_memory
 from neurocompare.similarity._rdm import (
+    CENTRE_FOR,
     RDM_METHODS,
     _n_from_condensed,
     _rdm_kernel,
     condense,
     pair,
+    rdm_bytes,
     rdm_vector,
     squareform_torch,
 )
@@ -248,11 +251,14 @@ def rsa(
         raise ValueError(f"The 'rdm_method' parameter of rsa() must be one of {set(RDM_METHODS)}. Got {rdm_method!r} instead.")
     if _is_rdm(x) or _is_rdm(y):
         return _rsa_with_rdm(x, y, rdm_method=rdm_method, compare=compare, device=device, float64=float64)
-    tx, ty = pair(x, y, device=device, float64=float64)
     if compare not in COMPARE_METHODS:
         raise ValueError(
             f"The 'compare' parameter of rsa() must be one of {set(COMPARE_METHODS)}. Got {compare!r} instead."
         )
+    # every RDM method is compared through ranks or correlations/cosines, all scale-free: rescale
+    tx, ty = pair(x, y, device=device, float64=float64, centre=CENTRE_FOR[rdm_method], rescale=True)
+    n = tx.shape[0]
+    check_memory(2 * rdm_bytes(n, tx.element_size()) + 4 * 8 * (n * (n - 1) // 2), "rsa()", device=tx.device)
     dx = condense(_rdm_kernel(tx, rdm_method))
     dy = condense(_rdm_kernel(ty, rdm_method))
     # the RDMs are finite and well formed by construction: compare their vectors directly

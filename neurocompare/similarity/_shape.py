@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from neurocompare.similarity._metrics import register_metric
-from neurocompare.similarity._cca import basis
+from neurocompare.similarity._cca import basis, check_not_degenerate
 from neurocompare.similarity._rdm import _matrix, pair
 
 __all__ = ["shape_distance", "procrustes", "shape_cca", "pairwise_shape_distances", "whiten_coords"]
@@ -124,11 +124,20 @@ def shape_distance(
     -------
     float
         0 for ``(x, x)``; angular distances lie in ``[0, pi]``.
+
+    Raises
+    ------
+    ValueError
+        With ``alpha=0`` (full whitening), when the two ranks add up to the number of stimuli or
+        more: the distance would be 0 for unrelated data (see :func:`neurocompare.similarity.cca_mean`).
     """
-    tx, ty = pair(x, y, device=device, float64=float64)
+    # angular distances are scale-free (exact power-of-two rescaling); both are translation-free
+    tx, ty = pair(x, y, device=device, float64=float64, centre="columns", rescale=score == "angular")
     _check(score, zero_pad, tx.shape[1], ty.shape[1])
     ux, ax = whiten_coords(tx, alpha)
     uy, ay = whiten_coords(ty, alpha)
+    if alpha == 0.0:
+        check_not_degenerate(ux.shape[1], uy.shape[1], tx.shape[0], "The CCA shape distance (alpha=0)")
     return _distance(ux, ax, uy, ay, score)
 
 
@@ -185,11 +194,14 @@ def pairwise_shape_distances(
     for i, r in enumerate(reps):
         if isinstance(first, xr.DataArray) and isinstance(r, xr.DataArray):
             _, r = align(first, r)
-        t = _matrix(r, f"reps[{i}]", device, float64)
+        t = _matrix(r, f"reps[{i}]", device, float64, centre="columns", rescale=score == "angular")
         if mats and t.shape[0] != mats[0].shape[0]:
             raise ValueError(f"reps[{i}] has {t.shape[0]} stimuli but reps[0] has {mats[0].shape[0]}.")
         mats.append(t)
     fitted = [whiten_coords(t, alpha) for t in mats]
+    if alpha == 0.0:
+        ranks = sorted(f[0].shape[1] for f in fitted)
+        check_not_degenerate(ranks[-1], ranks[-2], mats[0].shape[0], "The CCA shape distance (alpha=0)")
     k = len(fitted)
     out = np.zeros((k, k))
     pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
