@@ -329,8 +329,7 @@ class CollapseAccumulator:
         tol = max(C, self.n_features) * self.input_eps * float(self.means.norm(dim=1).max())
         keep = self.singular_values > tol
         papyan = float((sw_diag[keep] / s2[keep]).sum())  # tr(Sigma_W (M~^T M~/C)^+)/C
-        top = min(C - 1, int(keep.sum()))
-        han = float((sw_diag[:top] / s2[:top]).sum())
+        han = float((sw_diag[: C - 1] / s2[: C - 1]).sum())  # inf when the means span < C - 1 dims exactly
         tr_w = float(self.class_ss.sum()) / N
         tr_b = float(s2.sum()) / C
         tirer = tr_w / tr_b if tr_b > 0 else math.inf

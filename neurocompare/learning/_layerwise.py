@@ -131,12 +131,13 @@ def layer_inputs(model: Any, probe: Any, weight_layers: Any = None) -> dict[str,
             hooks.forward(probe)
         finally:
             model.train(was_training)
-        produced: dict[int, str] = {id(probe): INPUT}
+        produced: dict[int, str] = {}
         for name in candidates:  # definition order; the shortest name wins (a block over its last part)
             for out in hooks.outputs[name]:
                 key = id(out)
                 if key not in produced or len(name) < len(produced[key]):
                     produced[key] = name
+        produced.setdefault(id(probe), INPUT)  # a module that returns its input (Flatten of 2-D data) wins
         result = {w: produced[id(seen[w])] for w in weight_layers if w in seen and id(seen[w]) in produced}
         hooks.clear()
     return result

@@ -12,12 +12,17 @@ Examples
 
 from neurocompare.plotting.datasets import place_fields, plot_images, plot_maps, plot_spectrograms, plot_trajectory
 from neurocompare.plotting.gridcells import plot_error_growth, plot_gridness_distributions, plot_rate_maps
+from neurocompare.plotting.learning import plot_collapse_history, plot_layerwise_nc1, plot_ranks, plot_weight_spectra
 from neurocompare.plotting.metamers import plot_metamers, plot_recognizability, plot_validity
 from neurocompare.plotting.rdm import plot_rdm, plot_rdms
 from neurocompare.plotting.scores import plot_layer_scores, plot_score_heatmap
 
 __all__ = [
     "place_fields",
+    "plot_collapse_history",
+    "plot_layerwise_nc1",
+    "plot_ranks",
+    "plot_weight_spectra",
     "plot_error_growth",
     "plot_gridness_distributions",
     "plot_images",
