@@ -106,6 +106,43 @@ def _short(items: Sequence[Any], k: int = 5) -> str:
     return text + (f", ... ({len(items)} in all)" if len(items) > k else "")
 
 
+_COMPLEX = (
+    "Responses values must be real; got complex dtype {dtype}, whose imaginary part every measure would drop. "
+    "Pass values.real, np.abs(values), or real and imaginary parts as separate units."
+)
+_MAKE_PARAMS = ("stimulus_ids", "unit_ids", "dims", "coords", "allow_nan", "attrs")
+_COORD_NAMES = ("stimulus", "unit", "repetition", "time", "stimulus_id", "unit_id", "region", "layer", "x", "y")
+
+
+def _check_attr_keys(keys: Mapping[str, Any]) -> None:
+    """Refuse keyword attrs that look like a misspelled parameter or a coordinate (issue 12)."""
+    import difflib
+
+    for key in keys:
+        close = difflib.get_close_matches(key, _MAKE_PARAMS, n=1, cutoff=0.85)
+        if key in _COORD_NAMES or key.endswith(("_id", "_ids")) or close:
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise TypeError(
+                f"make_responses() got the keyword {key!r}, which looks like a parameter or a coordinate, not an "
+                f"attribute.{hint} Ids go in stimulus_ids=/unit_ids=, other coordinates in "
+                f"coords={{'name': ('stimulus', values)}}, and attributes in attrs={{...}} (or plain keywords such as "
+                "source=, citation=, units=)."
+            )
+
+
+def _check_not_transposed(shape: Mapping[str, int], stimulus_ids: Any, unit_ids: Any) -> None:
+    """Say so when the id lengths fit the values only with 'stimulus' and 'unit' swapped."""
+    if stimulus_ids is None or unit_ids is None or "stimulus" not in shape or "unit" not in shape:
+        return
+    ns, nu = len(stimulus_ids), len(unit_ids)
+    if (ns, nu) != (shape["stimulus"], shape["unit"]) and (nu, ns) == (shape["stimulus"], shape["unit"]):
+        raise ValueError(
+            f"values has {shape['stimulus']} rows along 'stimulus' and {shape['unit']} along 'unit', but you gave "
+            f"{ns} stimulus ids and {nu} unit ids: the values look transposed (units x stimuli). Pass values.T, "
+            "or name the axes with dims=('unit', 'stimulus')."
+        )
+
+
 # ----------------------------------------------------------------------------- Responses
 def make_responses(
     values: Any,
@@ -115,7 +152,8 @@ def make_responses(
     dims: Sequence[str] = REQUIRED_DIMS,
     coords: Mapping[str, Any] | None = None,
     allow_nan: bool = False,
-    **attrs: Any,
+    attrs: Mapping[str, Any] | None = None,
+    **more_attrs: Any,
 ) -> xr.DataArray:
     """Build a validated ``Responses`` from an array.
 
@@ -134,14 +172,28 @@ def make_responses(
     allow_nan : bool
         Allow NaN entries (for example NaN padding of unequal repeat counts). Infinities are
         never allowed.
-    **attrs
-        Stored as attributes (``source``, ``citation``, ``units``, ...).
+    attrs : mapping, optional
+        Attributes (``source``, ``citation``, ``units``, ...).
+    **more_attrs
+        Also stored as attributes, except names that look like a parameter or a coordinate
+        (``stimulus_id``, ``unit_id``, ``stimuli_ids``, ``region``, ...): a misspelled keyword is
+        refused with the name it resembles instead of being filed silently under ``attrs``.
 
     Returns
     -------
     Responses
         DataArray with dims in the canonical order ``('stimulus', 'unit', 'repetition', 'time')``.
+
+    Raises
+    ------
+    TypeError
+        Complex or non-numeric values; a keyword that resembles a parameter or a coordinate name.
+    ValueError
+        Ids of the wrong length (the message says when ``values`` looks transposed), duplicate
+        ids, NaN (unless ``allow_nan``) or infinite values.
     """
+    _check_attr_keys(more_attrs)
+    attrs = {**dict(attrs or {}), **more_attrs}
     if hasattr(values, "detach") and hasattr(values, "cpu"):
         values = values.detach().cpu().numpy()
     if isinstance(values, xr.DataArray):
@@ -150,6 +202,8 @@ def make_responses(
             "Use neurocompare.check_responses(dataarray) to validate an existing DataArray."
         )
     arr = np.asarray(values)
+    if np.iscomplexobj(arr):
+        raise TypeError(_COMPLEX.format(dtype=arr.dtype))
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(
             f"Responses values must be numeric; got dtype {arr.dtype}. "
@@ -163,6 +217,7 @@ def make_responses(
             "reshape 1-D data with values[:, None] for a single unit."
         )
     shape = dict(zip(dims, arr.shape))
+    _check_not_transposed(shape, stimulus_ids, unit_ids)
     all_coords: dict[str, Any] = {}
     if "stimulus" in shape:
         all_coords["stimulus_id"] = ("stimulus", _as_id_array(stimulus_ids, shape["stimulus"], "stim", "stimulus_ids"))
@@ -213,6 +268,8 @@ def check_responses(resp: Any, *, allow_nan: bool = False, min_stimuli: int = MI
             f"got dims {dims} (missing {missing}, unknown {unknown}). "
             "Rename axes with resp.rename({'old': 'stimulus'}) or " + _HOW_TO_BUILD
         )
+    if np.issubdtype(resp.dtype, np.complexfloating):
+        raise TypeError(_COMPLEX.format(dtype=resp.dtype))
     if resp.dtype == object or not (np.issubdtype(resp.dtype, np.number) or resp.dtype == bool):
         raise TypeError(
             f"Responses values must be numeric; got dtype {resp.dtype}. "

@@ -150,6 +150,7 @@ def as_matrix(
     centre: str | None = None,
     rescale: bool = False,
     return_scale: bool = False,
+    return_offset: bool = False,
 ):
     """Convert one input to a finite 2-D torch tensor (stimulus, feature) on ``device``.
 
@@ -164,6 +165,10 @@ def as_matrix(
         with ``return_scale`` to undo it on the result.
     return_scale : bool
         Return ``(tensor, scale)`` with ``x ≈ tensor * scale``.
+    return_offset : bool
+        With ``return_scale``: return ``(tensor, scale, offset)`` with ``x ≈ tensor * scale + offset``;
+        ``offset`` is a float64 tensor (1, n_features) or (1, 1) on ``device`` (zeros if nothing was
+        subtracted).
 
     Raises
     ------
@@ -184,12 +189,14 @@ def as_matrix(
     if isinstance(m, np.ndarray) and not np.issubdtype(m.dtype, np.floating):
         m = m.astype(np.float64)
     narrowing = dtype == torch.float32 and m.dtype in (np.float64, torch.float64)
+    offset = None
     if centre is not None and dtype != torch.float64 and m.shape[0] > 0:
         # remove the offset before any rounding to float32 (in the input's precision)
         if isinstance(m, np.ndarray):
-            m = m - (m.mean(0, keepdims=True) if centre == "columns" else m.mean())
+            offset = m.mean(0, keepdims=True) if centre == "columns" else m.mean().reshape(1, 1)
         else:
-            m = m - (m.mean(0, keepdim=True) if centre == "columns" else m.mean())
+            offset = m.mean(0, keepdim=True) if centre == "columns" else m.mean().reshape(1, 1)
+        m = m - offset
     scale = 1.0
     if rescale or return_scale:
         scale = power_of_two(_maxabs(m))
@@ -208,6 +215,14 @@ def as_matrix(
                 "compute in float64 (float64=True, or nc.set_options(dtype='float64')) or rescale it."
             )
         raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first.")
+    if return_scale and return_offset:
+        if offset is None:
+            off = torch.zeros((1, 1), dtype=torch.float64, device=dev)
+        elif isinstance(offset, np.ndarray):
+            off = torch.as_tensor(offset, dtype=torch.float64, device=dev)
+        else:
+            off = offset.to(dev, torch.float64)
+        return t, scale, off
     return (t, scale) if return_scale else t
 
 

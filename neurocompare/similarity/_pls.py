@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from neurocompare.similarity._common import as_matrix, as_pair
-from neurocompare.similarity._ridge import _float64, centered_gram, constant_columns
+from neurocompare.similarity._ridge import _float64, centered_gram, constant_columns, prepare_pair, prepare_new
 
 __all__ = ["PLSMapping"]
 
@@ -90,7 +89,8 @@ class PLSMapping:
     Parameters
     ----------
     n_components : int
-        Components (Brain-Score: 25); capped at ``n_train - 1``.
+        Components (Brain-Score: 25); capped at ``n_train - 1`` and at the numerical rank of the
+        centred training features (further components would only fit rounding noise).
     device : str or torch.device, optional
     dtype : {'float64', 'float32'}, optional
         Default: the ``dtype`` option (float64 on CPU).
@@ -101,6 +101,9 @@ class PLSMapping:
     intercept_ : numpy.ndarray, shape (n_units,)
     n_components_ : int
         Components actually used (fewer when the residual is exhausted).
+    rank_ : int
+        Numerical rank of the centred training features (eigenvalues of their Gram matrix above
+        ``max * n * eps``).
 
     Examples
     --------
@@ -118,20 +121,33 @@ class PLSMapping:
 
     def fit(self, x: Any, y: Any) -> "PLSMapping":
         """Fit on ``x`` (n_train, n_features) and ``y`` (n_train, n_units); returns ``self``."""
+        import torch
+
         if isinstance(self.n_components, bool) or not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1:
             raise ValueError(f"The 'n_components' parameter of PLSMapping must be a positive integer. Got {self.n_components!r} instead.")
         f64 = _float64(self.dtype, x, self.device)
-        tx, ty = as_pair(x, y, device=self.device, float64=f64, min_stimuli=3)
+        tx, ty, fx, fy = prepare_pair(x, y, device=self.device, float64=f64)
         if constant_columns(tx).size == tx.shape[1]:
             raise ValueError("Every column of x is constant over the training stimuli; nothing can be predicted from it.")
         xmu, ymu = tx.mean(0), ty.mean(0)
-        k = int(min(self.n_components, tx.shape[0] - 1))
-        D, used = _pls_dual(centered_gram(tx), ty - ymu, k)
+        K = centered_gram(tx)
+        # components beyond the numerical rank of the centred features fit rounding noise: cap there
+        ev = torch.linalg.eigvalsh(K)
+        rank = int((ev > ev.amax().clamp_min(0) * K.shape[0] * torch.finfo(K.dtype).eps).sum())
+        k = int(min(self.n_components, tx.shape[0] - 1, max(rank, 1)))
+        D, used = _pls_dual(K, ty - ymu, k)
         coef = (tx - xmu).T @ D
-        self._coef, self._xmu, self._ymu = coef, xmu, ymu
-        self.coef_ = coef.cpu().numpy()
-        self.intercept_ = (ymu - xmu @ coef).cpu().numpy()
+        if not bool(torch.isfinite(coef).all()):
+            raise ValueError(f"The PLS fit is not finite in {str(coef.dtype).replace('torch.', '')}; compute in float64 (dtype='float64').")
+        self._coef, self._xmu, self._ymu, self._fx, self._fy = coef, xmu, ymu, fx, fy
+        (sx, ox), (sy, oy) = fx, fy
+        coef64 = coef.double() * (sy / sx)
+        xmu64 = xmu.double() * sx + ox.reshape(-1)
+        ymu64 = ymu.double() * sy + oy.reshape(-1)
+        self.coef_ = coef64.cpu().numpy()
+        self.intercept_ = (ymu64 - xmu64 @ coef64).cpu().numpy()
         self.n_components_ = used
+        self.rank_ = rank
         self.n_features_in_ = tx.shape[1]
         return self
 
@@ -139,10 +155,11 @@ class PLSMapping:
         """Predictions (n_stimuli, n_units) for ``x`` (n_stimuli, n_features)."""
         if not hasattr(self, "_coef"):
             raise ValueError("This PLSMapping is not fitted yet; call fit(x, y) first.")
-        tx = as_matrix(x, name="x", device=self._coef.device, float64=self._coef.element_size() == 8, min_stimuli=1)
+        tx = prepare_new(x, self._fx, self._coef)
         if tx.shape[1] != self.n_features_in_:
             raise ValueError(f"x has {tx.shape[1]} features but the mapping was fitted on {self.n_features_in_}.")
-        return ((tx - self._xmu) @ self._coef + self._ymu).cpu().numpy()
+        sy, oy = self._fy
+        return (((tx - self._xmu) @ self._coef + self._ymu).double() * sy + oy).cpu().numpy()
 
     def __repr__(self) -> str:
         return f"PLSMapping(n_components={self.n_components})"

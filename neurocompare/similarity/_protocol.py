@@ -33,6 +33,7 @@ import xarray as xr
 from neurocompare._result import sd_over
 from neurocompare._seeding import numpy_rng
 from neurocompare.data import check_responses
+from neurocompare.similarity._common import check_real
 from neurocompare.similarity._metrics import Metric
 from neurocompare.similarity._ridge import pearson_per_column
 
@@ -84,7 +85,9 @@ def features_for(acts: Any, ids: np.ndarray, *, what: str = "activations") -> np
             acts = acts.isel(stimulus=np.array([pos[s] for s in ids]))
         x = np.asarray(acts.transpose("stimulus", "unit").values, dtype=np.float64)
     else:
-        x = np.asarray(acts.detach().cpu().numpy() if hasattr(acts, "detach") else acts, dtype=np.float64)
+        raw = acts.detach().cpu().numpy() if hasattr(acts, "detach") else np.asarray(acts)
+        check_real(raw.dtype, f"The {what}")
+        x = np.asarray(raw, dtype=np.float64)
         if x.ndim < 2 or x.shape[0] != len(ids):
             raise ValueError(
                 f"The {what} have shape {x.shape} but the data have {len(ids)} stimuli; a plain array needs one row "

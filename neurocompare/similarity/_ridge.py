@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 
 from neurocompare._options import resolve_dtype
-from neurocompare.similarity._common import as_matrix, as_pair
+from neurocompare.similarity._common import as_matrix
 
-__all__ = ["DEFAULT_ALPHAS", "LOO_RULES", "RidgeMapping", "centered_gram", "pearson_per_column"]
+__all__ = ["DEFAULT_ALPHAS", "LOO_RULES", "RidgeMapping", "centered_gram", "pearson_per_column", "prepare_pair", "prepare_new"]
 
 #: The ridge grid, relative to the mean eigenvalue of the decomposed centred matrix.
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-3, 5, 17))
@@ -74,13 +74,51 @@ def pearson_per_column(pred: Any, target: Any) -> Any:
     return r.clamp(-1.0, 1.0)
 
 
+def prepare_pair(x: Any, y: Any, *, device: Any, float64: bool, min_stimuli: int = 3):
+    """Training tensors for a mapping, and how to undo their preparation.
+
+    Each side is aligned (Responses), centred before any float32 cast and divided by the power
+    of two nearest its largest magnitude (exact), so that a fit is the same at any scale (1e-30
+    … 1e30) and a +1e6 offset costs no float32 digits.
+
+    Returns
+    -------
+    tx : torch.Tensor (n, d); ty : torch.Tensor (n, U)
+        ``x ≈ tx * sx + ox``, ``y ≈ ty * sy + oy``.
+    fx, fy : (scale, offset) pairs; offsets are float64 tensors (1, d) / (1, U) or (1, 1).
+    """
+    import xarray as xr
+
+    from neurocompare.data import align
+
+    if isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray):
+        x, y = align(x, y)
+    kw = dict(device=device, float64=float64, min_stimuli=min_stimuli, centre="columns", return_scale=True, return_offset=True)
+    tx, sx, ox = as_matrix(x, name="x", **kw)
+    ty, sy, oy = as_matrix(y, name="y", **kw)
+    if tx.shape[0] != ty.shape[0]:
+        raise ValueError(
+            f"x has {tx.shape[0]} stimuli but y has {ty.shape[0]}; both need one row per stimulus, in the same "
+            "order. Pass Responses with stimulus_id coords to align them automatically."
+        )
+    return tx, ty, (sx, ox), (sy, oy)
+
+
+def prepare_new(x: Any, frame: tuple[float, Any], like: Any) -> Any:
+    """New inputs in a fitted mapping's prepared units: ``(x - ox) / sx`` (in float64, then cast like ``like``)."""
+    sx, ox = frame
+    t = as_matrix(x, name="x", device=like.device, float64=True, min_stimuli=1)
+    return ((t - ox) / sx).to(like.dtype)
+
+
 def constant_columns(t: Any) -> np.ndarray:
     """Indices of the (near-)constant columns of a 2-D tensor (stimulus, feature)."""
     import torch
 
     hi, lo = t.amax(0), t.amin(0)
     scale = torch.maximum(hi.abs(), lo.abs())
-    return torch.nonzero((hi - lo) <= 1e3 * torch.finfo(t.dtype).eps * scale.clamp_min(1e-30)).flatten().cpu().numpy()
+    tiny = torch.finfo(t.dtype).tiny
+    return torch.nonzero((hi - lo) <= 1e3 * torch.finfo(t.dtype).eps * scale.clamp_min(tiny)).flatten().cpu().numpy()
 
 
 def centered_gram(X: Any, chunk: int = _GRAM_CHUNK) -> Any:
@@ -200,7 +238,7 @@ class RidgeMapping:
         if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
             raise ValueError(f"The 'alphas' parameter of RidgeMapping must be a non-empty 1-D sequence of positive numbers. Got {self.alphas!r} instead.")
         if self.scale_alphas:
-            grid = grid * max(mean_eig, 1e-12)
+            grid = grid * (mean_eig if mean_eig > 0 else 1.0)  # the inputs are rescaled: no absolute floor
         return torch.as_tensor(grid, dtype=like.dtype, device=like.device)
 
     def fit(self, x: Any, y: Any) -> "RidgeMapping":
@@ -210,7 +248,7 @@ class RidgeMapping:
         if self.loo not in LOO_RULES:
             raise ValueError(f"The 'loo' parameter of RidgeMapping must be one of {set(LOO_RULES)}. Got {self.loo!r} instead.")
         f64 = _float64(self.dtype, x, self.device)
-        tx, ty = as_pair(x, y, device=self.device, float64=f64, min_stimuli=3)
+        tx, ty, fx, fy = prepare_pair(x, y, device=self.device, float64=f64)
         if constant_columns(tx).size == tx.shape[1]:
             raise ValueError("Every column of x is constant over the training stimuli; nothing can be predicted from it.")
         n, d = tx.shape
@@ -233,11 +271,20 @@ class RidgeMapping:
             grid = self._grid(float(s.sum()) / max(s.numel(), 1), tx)
             chosen, loo = _loo_select(V, s, B, Yc, grid, fixed_mean=self.loo == "fixed_mean", alpha_per_unit=self.alpha_per_unit)
             coef = E @ (root[:, None] * (B / (s[:, None] + chosen[None, :])))
-        self._coef, self._xmu, self._ymu = coef, xmu, ymu
-        self.coef_ = coef.cpu().numpy()
-        self.intercept_ = (ymu - xmu @ coef).cpu().numpy()
-        self.alpha_ = chosen.cpu().numpy()
-        self.loo_predictions_ = (loo + ymu).cpu().numpy()
+        if not bool(torch.isfinite(coef).all()):
+            raise ValueError(
+                f"The ridge fit is not finite in {str(coef.dtype).replace('torch.', '')}; compute in float64 (dtype='float64')."
+            )
+        self._coef, self._xmu, self._ymu, self._fx, self._fy = coef, xmu, ymu, fx, fy
+        # public attributes in the caller's units (the fit ran on centred, power-of-two-rescaled inputs)
+        (sx, ox), (sy, oy) = fx, fy
+        coef64 = coef.double() * (sy / sx)
+        xmu64 = xmu.double() * sx + ox.reshape(-1)
+        ymu64 = ymu.double() * sy + oy.reshape(-1)
+        self.coef_ = coef64.cpu().numpy()
+        self.intercept_ = (ymu64 - xmu64 @ coef64).cpu().numpy()
+        self.alpha_ = (chosen.double() * sx * sx).cpu().numpy()
+        self.loo_predictions_ = ((loo + ymu).double() * sy + oy).cpu().numpy()
         self.n_features_in_ = d
         return self
 
@@ -245,10 +292,11 @@ class RidgeMapping:
         """Predictions (n_stimuli, n_units) for ``x`` (n_stimuli, n_features)."""
         if not hasattr(self, "_coef"):
             raise ValueError("This RidgeMapping is not fitted yet; call fit(x, y) first.")
-        tx = as_matrix(x, name="x", device=self._coef.device, float64=self._coef.element_size() == 8, min_stimuli=1)
+        tx = prepare_new(x, self._fx, self._coef)
         if tx.shape[1] != self.n_features_in_:
             raise ValueError(f"x has {tx.shape[1]} features but the mapping was fitted on {self.n_features_in_}.")
-        return ((tx - self._xmu) @ self._coef + self._ymu).cpu().numpy()
+        sy, oy = self._fy
+        return (((tx - self._xmu) @ self._coef + self._ymu).double() * sy + oy).cpu().numpy()
 
     def __repr__(self) -> str:
         return f"RidgeMapping(alphas={'default' if self.alphas is None else 'custom'}, scale_alphas={self.scale_alphas}, loo={self.loo!r})"
