@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from neurocompare.cli._scoring import add_common, make_cache, model_kwargs, register_data_benchmarks
+from neurocompare.cli._scoring import add_benchmark_module, add_common, make_cache, model_kwargs, register_data_benchmarks
 
 HELP = "score a model on benchmarks"
 
@@ -21,6 +21,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--metric-device", default=None, help="where the mappings and RDMs run, e.g. cuda (default: cpu)")
     add_common(p)
+    add_benchmark_module(p)
     p.set_defaults(func=run)
     return p
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out:
         ensure_writable(args.out)
-    register_data_benchmarks()
+    register_data_benchmarks(getattr(args, "benchmark_module", ()))
     cache = make_cache(args)
     resolved = resolve_model(args.model, kwargs=model_kwargs(args), arch=args.arch)
     scores = []
