@@ -66,6 +66,7 @@ class Config:
     lr: float = 0.05
     momentum: float = 0.9
     mlp_hidden: tuple[int, ...] = (128, 128, 128)
+    downsample: int = 1  # average-pool the 28 x 28 digits by this factor (2: 14 x 14, 4x cheaper convnets)
     n_evals: int = 14
     eps: float = 1e-3
     nc1: str = "papyan"
@@ -93,7 +94,7 @@ def balanced_subset(images: torch.Tensor, labels: torch.Tensor, n: int, seed: in
 
 def build(model_name: str, cfg: Config, seed: int) -> torch.nn.Module:
     if model_name == "mlp":
-        return nc.build_model("mlp", in_features=784, hidden=tuple(cfg.mlp_hidden), num_classes=10, seed=seed)
+        return nc.build_model("mlp", in_features=(28 // cfg.downsample) ** 2, hidden=tuple(cfg.mlp_hidden), num_classes=10, seed=seed)
     return nc.build_model(model_name, in_channels=1, num_classes=10, seed=seed)
 
 
@@ -146,6 +147,15 @@ def _ms(values) -> dict:
     return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else float("nan"), "n": int(v.size)}
 
 
+RANK_EPS = (1e-3, 1e-2, 1e-1)
+
+
+def _eps_rank(spectrum, eps: float) -> float:
+    """ε-rank from a stored spectrum (as ``nc.learning.effective_rank`` counts it)."""
+    s = np.asarray(spectrum, float)
+    return float(np.count_nonzero(s > eps * s[0])) if s.size and s[0] > 0 else 0.0
+
+
 def _first_epoch_row(run: dict) -> dict:
     return next(r for r in run["history"] if r["epoch"] >= 1)
 
@@ -163,6 +173,9 @@ def summarize(rows: list[dict]) -> dict:
         entry["layer_nc1"] = {ly: _ms([r["final"]["layer_nc1"][ly] for r in rs]) for ly in layers}
         entry["rank"] = {ly: _ms([r["final"]["rank"][ly] for r in rs]) for ly in rs[0]["final"]["rank"]}
         entry["total_rank"] = _ms([sum(r["final"]["rank"].values()) for r in rs])
+        entry["rank_at_eps"] = {f"{e:g}": {ly: _ms([_eps_rank(r["spectra"][ly], e) for r in rs]) for ly in rs[0]["spectra"]}
+                                for e in RANK_EPS}
+        entry["entropy_rank"] = {ly: _ms([r["final"]["entropy_rank"][ly] for r in rs]) for ly in rs[0]["final"]["entropy_rank"]}
         entry["alignment"] = {ly: _ms([r["final"]["alignment"].get(ly, np.nan) for r in rs])
                               for ly in rs[0]["final"]["alignment"]}
         entry["seeds"] = sorted(r["seed"] for r in rs)
@@ -183,9 +196,22 @@ def _paired(rows: list[dict], vary: str, a, b, value) -> dict:
         if tuple(other) in index:
             diffs.append(value(index[tuple(other)]) - value(r))
     d = np.asarray(diffs, dtype=float)
-    return {"n_pairs": int(d.size), "mean_diff": float(d.mean()) if d.size else float("nan"),
-            "sd_diff": float(d.std(ddof=1)) if d.size > 1 else float("nan"),
-            "fraction_positive": float((d > 0).mean()) if d.size else float("nan")}
+    out = {"n_pairs": int(d.size), "mean_diff": float(d.mean()) if d.size else float("nan"),
+           "sd_diff": float(d.std(ddof=1)) if d.size > 1 else float("nan"),
+           "fraction_positive": float((d > 0).mean()) if d.size else float("nan"), "ci95": None}
+    if d.size > 1:  # t interval of the mean paired difference (pairs over seeds and the other factors)
+        from scipy import stats
+
+        half = float(stats.t.ppf(0.975, d.size - 1)) * out["sd_diff"] / np.sqrt(d.size)
+        out["ci95"] = [out["mean_diff"] - half, out["mean_diff"] + half]
+    return out
+
+
+def _held(d: dict) -> str:
+    """'yes' when the 95 % interval of the difference is above 0, 'no' when below, else 'undecided'."""
+    if d["ci95"] is None or not np.isfinite(d["ci95"][0]):
+        return "undecided"
+    return "yes" if d["ci95"][0] > 0 else ("no" if d["ci95"][1] < 0 else "undecided")
 
 
 def expectations(rows: list[dict]) -> dict:
@@ -194,17 +220,20 @@ def expectations(rows: list[dict]) -> dict:
     drops = [np.log10(_first_epoch_row(r)["nc1"] / r["final"]["nc1"]) for r in rows]
     out["nc1_falls_by_orders_of_magnitude"] = {"decades": _ms(drops), "held": bool(np.median(drops) >= 1.0)}
     lognc1 = lambda r: float(np.log10(r["final"]["nc1"]))  # noqa: E731
-    total_rank = lambda r: float(sum(r["final"]["rank"].values()))  # noqa: E731
+    ranks = {f"eps={e:g}": (lambda r, e=e: float(sum(_eps_rank(v, e) for v in r["spectra"].values()))) for e in RANK_EPS}
+    ranks["entropy"] = lambda r: float(sum(r["final"]["entropy_rank"].values()))
     wds = sorted({r["weight_decay"] for r in rows})
     bss = sorted({r["batch_size"] for r in rows})
-    if len(wds) >= 2:
-        d = _paired(rows, "weight_decay", wds[-1], wds[0], lognc1)  # log10 NC1(wd=0) - log10 NC1(wd>0)
-        out["weaker_collapse_without_weight_decay"] = {"log10_nc1_wd0_minus_wd": d, "held": d["mean_diff"] > 0}
-        d = _paired(rows, "weight_decay", wds[-1], wds[0], total_rank)
-        out["higher_rank_without_weight_decay"] = {"rank_wd0_minus_wd": d, "held": d["mean_diff"] > 0}
-    if len(bss) >= 2:
-        d = _paired(rows, "batch_size", bss[0], bss[-1], total_rank)  # rank(large batch) - rank(small batch)
-        out["lower_rank_with_smaller_batch"] = {"rank_large_minus_small_batch": d, "held": d["mean_diff"] > 0}
+    for wd in wds[1:]:  # each weight decay against none; rank summed over the weight matrices
+        d = _paired(rows, "weight_decay", wd, wds[0], lognc1)  # log10 NC1(wd=0) - log10 NC1(wd>0)
+        out[f"weaker_collapse_without_weight_decay (vs {wd:g})"] = {"log10_nc1_wd0_minus_wd": d, "held": _held(d)}
+        diffs = {k: _paired(rows, "weight_decay", wd, wds[0], f) for k, f in ranks.items()}
+        out[f"higher_rank_without_weight_decay (vs {wd:g})"] = {
+            "rank_wd0_minus_wd": diffs, "held_at": {k: _held(v) for k, v in diffs.items()}}
+    if len(bss) >= 2:  # rank(large batch) - rank(small batch)
+        diffs = {k: _paired(rows, "batch_size", bss[0], bss[-1], f) for k, f in ranks.items()}
+        out["lower_rank_with_smaller_batch"] = {"rank_large_minus_small_batch": diffs,
+                                                "held_at": {k: _held(v) for k, v in diffs.items()}}
     mono = []
     for r in rows:
         v = list(r["final"]["layer_nc1"].values())
@@ -251,11 +280,11 @@ def done_keys(out: Path, cfg: Config) -> set[str]:
     path = out / "results.jsonl"
     if not path.exists():
         return set()
-    same = ("n_train", "epochs", "lr", "mlp_hidden", "n_evals", "eps", "nc1", "momentum")
+    same = ("n_train", "epochs", "lr", "mlp_hidden", "n_evals", "eps", "nc1", "momentum", "downsample")
     keys = set()
     for line in path.read_text().splitlines():
         rec = json.loads(line) if line.strip() else {}
-        if rec.get("kind") == "run" and all(rec["config"].get(k) == _plain(getattr(cfg, k)) for k in same):
+        if rec.get("kind") == "run" and all(rec["config"].get(k, 1) == _plain(getattr(cfg, k)) for k in same):
             keys.add(rec["key"])
     return keys
 
@@ -269,6 +298,9 @@ def load_data(cfg: Config):
 
     images, labels = mnist.load_tensors("train", root=cfg.data_root)
     test_images, test_labels = mnist.load_tensors("test", root=cfg.data_root)
+    if cfg.downsample > 1:
+        images = torch.nn.functional.avg_pool2d(images, cfg.downsample)
+        test_images = torch.nn.functional.avg_pool2d(test_images, cfg.downsample)
     return images, labels, test_images, test_labels
 
 
@@ -326,6 +358,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=None)
     p.add_argument("--n-train", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--downsample", type=int, default=None, help="average-pool the digits by this factor")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data", default=None, help="data root (default: $NEUROCOMPARE_DATA)")
     p.add_argument("--summarize", action="store_true", help="only rebuild summary + figures from OUT/results.jsonl")
@@ -337,7 +370,7 @@ def main(argv=None) -> int:
                      ("batch_sizes", a.batch_sizes), ("seeds", a.seeds)):
         if val is not None:
             setattr(cfg, key, tuple(val))
-    for key, val in (("n_train", a.n_train), ("epochs", a.epochs)):
+    for key, val in (("n_train", a.n_train), ("epochs", a.epochs), ("downsample", a.downsample)):
         if val is not None:
             setattr(cfg, key, val)
     summary = summarize_existing(cfg) if a.summarize else run(cfg)
