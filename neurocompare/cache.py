@@ -52,6 +52,7 @@ import inspect
 import json
 import logging
 import os
+import sys
 import types
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -259,8 +260,12 @@ def callable_identity(fn: Any) -> str | None:
     code = getattr(func, "__code__", None)
     name = f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', type(fn).__name__)}"
     if code is None:
-        if isinstance(fn, (types.BuiltinFunctionType, np.ufunc)):
-            return name
+        qualname = getattr(func, "__qualname__", "")
+        module = getattr(func, "__module__", None) or ""
+        if isinstance(fn, (types.BuiltinFunctionType, np.ufunc)) or (qualname and "<" not in qualname and module):
+            # compiled code (a builtin, numpy's dispatchers): its name and its package's version
+            top = sys.modules.get(module.split(".")[0])
+            return f"{name}=={getattr(top, '__version__', '?')}"
         digest = _class_source_hash(type(fn))  # a callable object: its class and its state
         state = _stable_repr(sorted(vars(fn).items())) if hasattr(fn, "__dict__") else ""
         return None if digest is None or state is None else f"{name}@{digest[:16]}:{state}"
