@@ -13,7 +13,8 @@
 
 Registered here: ``convnet_small``, ``convnet_medium``, ``resnet18``, ``resnet18_small`` (ImageNet
 normalization), ``mlp`` (no preprocessing), ``audio_conv1d_tiny``, ``audio_spectrogram_tiny``
-(16 kHz waveforms) and the path integrators of :mod:`neurocompare.models.path_integration`.
+(16 kHz waveforms) the path integrators of ``neurocompare.models.path_integration`` and the feed-forward
+``spatial_code_ff`` of ``neurocompare.models.spatial_code``.
 A test builds and runs every registered model, so a new one is tested when it is registered.
 
 Examples
@@ -38,6 +39,7 @@ from neurocompare.models import resnet  # noqa: E402,F401
 from neurocompare.models import mlp  # noqa: E402,F401
 from neurocompare.models import audio  # noqa: E402,F401
 from neurocompare.models import path_integration  # noqa: E402,F401
+from neurocompare.models import spatial_code  # noqa: E402,F401
 
 __all__ = [
     "AUDIO_16K",

@@ -44,6 +44,7 @@ from torch import nn
 
 from neurocompare._seeding import seeded, torch_generator
 from neurocompare.models import MODELS
+from neurocompare.models.grid_losses import norm_relu, sic_loss
 
 __all__ = [
     "PlaceCells",
@@ -51,7 +52,9 @@ __all__ = [
     "norm_relu",
     "place_cell_loss",
     "ssl_grid_loss",
+    "sic_loss",
     "permuted_batch",
+    "uniform_velocity_batch",
 ]
 
 
@@ -116,16 +119,10 @@ class PlaceCells:
 # ----------------------------------------------------------------------------------------------
 
 
-def norm_relu(h: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """``relu(h) / |relu(h)|`` over the last dim (Schaeffer et al.'s Norm-ReLU)."""
-    r = torch.relu(h)
-    return r / (r.norm(dim=-1, keepdim=True) + eps)
-
-
 class _Recurrence(nn.Module):
     """Recurrent core returning all hidden states (batch, time, hidden) as one tensor."""
 
-    def __init__(self, cell: str, n_in: int, n_hidden: int, activation: str):
+    def __init__(self, cell: str, n_in: int, n_hidden: int, activation: str, identity_init: bool = False):
         super().__init__()
         self.cell, self.activation = cell, activation
         if cell == "rnn" and activation in ("relu", "tanh"):
@@ -133,6 +130,10 @@ class _Recurrence(nn.Module):
         elif cell == "rnn":  # norm_relu: explicit loop
             self.w_in = nn.Linear(n_in, n_hidden, bias=False)
             self.w_rec = nn.Linear(n_hidden, n_hidden, bias=True)
+            if identity_init:  # start as a perfect memory: the code only moves where velocity drives it
+                with torch.no_grad():
+                    self.w_rec.weight.copy_(torch.eye(n_hidden))
+                    self.w_rec.bias.zero_()
         elif cell == "gru":
             self.core = nn.GRU(n_in, n_hidden, batch_first=True)
         else:
@@ -166,6 +167,9 @@ class PathIntegrator(nn.Module):
         self-supervised network (learned initial state ``h0``, no read-out).
     activation : {"relu", "tanh", "norm_relu"}
         Non-linearity of the plain RNN (ignored by GRU/LSTM).
+    identity_init : bool
+        Norm-ReLU RNN only: initialise the recurrent matrix to the identity (and its bias to 0), as
+        Pettersen et al. (2024) do; the default is PyTorch's uniform initialisation.
 
     Forward
     -------
@@ -176,14 +180,16 @@ class PathIntegrator(nn.Module):
     ``decoder`` (hidden -> place logits).
     """
 
-    def __init__(self, cell: str = "rnn", n_hidden: int = 256, n_place: int | None = 256, activation: str = "relu"):
+    def __init__(self, cell: str = "rnn", n_hidden: int = 256, n_place: int | None = 256, activation: str = "relu", identity_init: bool = False):
         super().__init__()
         if cell not in ("rnn", "gru", "lstm"):
             raise ValueError(f"The 'cell' parameter of PathIntegrator must be one of {{'rnn', 'gru', 'lstm'}}. Got {cell!r} instead.")
         if activation not in ("relu", "tanh", "norm_relu"):
             raise ValueError(f"The 'activation' parameter must be one of {{'relu', 'tanh', 'norm_relu'}}. Got {activation!r} instead.")
         self.cell, self.n_hidden, self.n_place, self.activation = cell, n_hidden, n_place, activation
-        self.rnn = _Recurrence(cell, 2, n_hidden, activation)
+        if identity_init and not (cell == "rnn" and activation == "norm_relu"):
+            raise ValueError(f"identity_init is implemented for the Norm-ReLU RNN only (cell='rnn', activation='norm_relu'); got cell={cell!r}, activation={activation!r}.")
+        self.rnn = _Recurrence(cell, 2, n_hidden, activation, identity_init)
         if n_place is None:
             self.h0 = nn.Parameter(norm_relu(torch.rand(n_hidden)) if activation == "norm_relu" else torch.zeros(n_hidden))
             self.encoder = None
@@ -214,12 +220,12 @@ class PathIntegrator(nn.Module):
 
 
 def _register(name: str, cell: str, ssl: bool = False):
-    def builder(*, n_hidden: int = 256, n_place: int = 256, activation: str | None = None, seed: int | None = 0) -> PathIntegrator:
+    def builder(*, n_hidden: int = 256, n_place: int = 256, activation: str | None = None, identity_init: bool = False, seed: int | None = 0) -> PathIntegrator:
         # a forked, seeded torch RNG: the weights torch.manual_seed(seed) gave, and the caller's
         # global RNG is left as it was
         with seeded(seed):
             if ssl:
-                return PathIntegrator("rnn", n_hidden, None, activation or "norm_relu")
+                return PathIntegrator("rnn", n_hidden, None, activation or "norm_relu", identity_init=identity_init)
             return PathIntegrator(cell, n_hidden, n_place, activation or "relu")
 
     builder.__name__ = name
@@ -340,3 +346,45 @@ def permuted_batch(velocity: torch.Tensor, n_perm: int, generator: torch.Generat
         perm = torch.argsort(torch.rand(b, t, generator=generator), dim=1).to(velocity.device)
         out.append(torch.gather(velocity, 1, perm[..., None].expand(-1, -1, 2)))
     return torch.stack(out, dim=1).reshape(b * n_perm, t, 2)
+
+
+def uniform_velocity_batch(
+    n_sequences: int,
+    length: int,
+    n_perm: int = 3,
+    *,
+    step: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The SIC training data: i.i.d. uniform velocity sequences and random permutations of each.
+
+    Every step of a base sequence is drawn independently and uniformly from the square
+    ``[-step, step]^2``; each sequence is followed by ``n_perm - 1`` random re-orderings of its
+    steps (:func:`permuted_batch`), which share start (the origin) and end and cross each other in
+    an open plane (no walls), as in Schaeffer, Khona et al. (2023).
+
+    Parameters
+    ----------
+    n_sequences : int
+        Base sequences.
+    length : int
+        Steps per sequence (the paper uses 10-20).
+    n_perm : int
+        Orderings of each sequence, the original included (>= 2; the paper's setting is >= 3).
+    step : float
+        Half-width of the uniform step distribution (position units per step; ``dt = 1``).
+
+    Returns
+    -------
+    velocity : tensor (n_sequences * n_perm, length, 2)
+    positions : tensor (n_sequences * n_perm, length, 2), position after each step
+        (``cumsum`` of the velocities from the origin); the loss sees it, the network never does.
+    """
+    if n_sequences < 1 or length < 1 or n_perm < 2 or not step > 0:
+        raise ValueError(
+            f"uniform_velocity_batch needs n_sequences >= 1, length >= 1, n_perm >= 2 (the permutations are the positives) "
+            f"and step > 0; got n_sequences={n_sequences}, length={length}, n_perm={n_perm}, step={step}."
+        )
+    v = (2 * torch.rand(n_sequences, length, 2, generator=generator) - 1) * step
+    vel = permuted_batch(v, n_perm, generator=generator)
+    return vel, torch.cumsum(vel, dim=1)
