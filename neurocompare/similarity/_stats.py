@@ -1,7 +1,10 @@
 """Statistics for similarity scores: bootstrap confidence intervals over stimuli, permutation tests.
 
-- :func:`bootstrap` resamples stimuli with replacement and recomputes any measure
-  ``(x, y) -> float`` on the resampled rows; the percentile interval is returned.
+- :func:`bootstrap` resamples stimuli with replacement. CKA and RSA metrics are recomputed
+  without the pairs a resample makes of a stimulus with its own copy (those pairs inflate the
+  statistic: ``_resample.py``) and give a percentile interval; any other measure is recomputed
+  on the resampled rows and gives a bias-corrected (BC) percentile interval (Efron 1987), which
+  re-centres an interval that duplicated rows have pushed away from the estimate.
 - :func:`bootstrap_rdm` does the same directly on two RDMs, dropping the pairs that a resample
   makes of a stimulus with its own copy (their dissimilarity is 0 by construction, not data), as
   rsatoolbox's stimulus bootstrap does.
@@ -15,6 +18,8 @@ p-values count the observed ordering as one permutation: ``p = (1 + #{null >= ob
 References
 ----------
 Efron & Tibshirani (1993). An Introduction to the Bootstrap. Chapman & Hall.
+Efron (1987). Better bootstrap confidence intervals. J. Am. Stat. Assoc. 82(397), 171-185.
+Arcones & Giné (1992). On the bootstrap of U and V statistics. Ann. Statist. 20(2), 655-674.
 Nili et al. (2014). A toolbox for representational similarity analysis. PLoS Comput. Biol.
 Schuett et al. (2023). Statistical inference on representational geometries. eLife 12, e82566.
 
@@ -41,6 +46,7 @@ from neurocompare._options import progress_enabled, thread_limit
 from neurocompare._result import Result
 from neurocompare.data import align
 from neurocompare.similarity._metrics import as_metric
+from neurocompare.similarity._resample import _compare_raw, _resampled_pairs, pair_free_replicates
 
 __all__ = ["BootstrapResult", "PermutationResult", "bootstrap", "bootstrap_rdm", "permutation_test", "permutation_test_rdm"]
 
@@ -61,6 +67,9 @@ class BootstrapResult(Result):
         Bootstrap standard error (also ``error``).
     samples : numpy array (n_boot,)
         The bootstrap replicates.
+    interval : str
+        ``'percentile'`` (pair-free replicates of CKA/RSA, or :func:`bootstrap_rdm`) or ``'bc'``
+        (bias-corrected percentile interval of row-resampled replicates).
     """
 
     estimate: float
@@ -69,6 +78,7 @@ class BootstrapResult(Result):
     level: float
     std: float
     samples: np.ndarray = field(repr=False)
+    interval: str = "percentile"
 
     @property
     def value(self) -> float:
@@ -80,7 +90,7 @@ class BootstrapResult(Result):
 
     @property
     def error_kind(self) -> str:
-        return f"bootstrap sd ({self.samples.size} resamples)"
+        return f"bootstrap sd ({self.samples.size} resamples, {self.interval} interval)"
 
     @property
     def ci(self) -> tuple[float, float]:
@@ -166,14 +176,30 @@ def _pair_arrays(x: Any, y: Any):
     return x, y
 
 
-def _summarise(estimate: float, samples: np.ndarray, ci: float, n_failed: int) -> BootstrapResult:
+def _summarise(estimate: float, samples: np.ndarray, ci: float, n_failed: int, interval: str = "percentile") -> BootstrapResult:
     if n_failed > len(samples) // 2:
         raise ValueError(
             f"{n_failed} of {len(samples) + n_failed} bootstrap resamples gave an undefined score "
             "(too few distinct stimuli?). Use more stimuli."
         )
-    lo, hi = np.quantile(samples, [(1 - ci) / 2, (1 + ci) / 2])
-    return BootstrapResult(float(estimate), float(lo), float(hi), ci, float(np.std(samples, ddof=1)), samples)
+    levels = np.array([(1 - ci) / 2, (1 + ci) / 2])
+    if interval == "bc":
+        levels = _bc_levels(estimate, samples, levels)
+    lo, hi = np.quantile(samples, levels)
+    return BootstrapResult(float(estimate), float(lo), float(hi), ci, float(np.std(samples, ddof=1)), samples, interval)
+
+
+def _bc_levels(estimate: float, samples: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Efron's bias-corrected percentile levels: ``Phi(2 z0 + z_alpha)``, ``z0 = Phi^-1(P*(theta* < theta))``.
+
+    Ties with the estimate count half; the fraction is kept within one replicate of 0 and 1.
+    """
+    from scipy.stats import norm
+
+    b = samples.size
+    frac = (np.sum(samples < estimate) + 0.5 * np.sum(samples == estimate)) / b
+    z0 = norm.ppf(np.clip(frac, 1.0 / (b + 1), b / (b + 1)))
+    return norm.cdf(2.0 * z0 + norm.ppf(levels))
 
 
 def bootstrap(
@@ -210,19 +236,29 @@ def bootstrap(
 
     Notes
     -----
-    Resampling with replacement repeats stimuli. For RDM-based measures the repeated pairs give
-    zero dissimilarities in both RDMs; use :func:`bootstrap_rdm` to exclude them. Resamples whose
-    score is undefined (raise ValueError, e.g. a constant resample) are dropped and counted; more
-    than half failing raises.
+    Resampling with replacement repeats stimuli, and a pair of copies of one stimulus looks like
+    perfect agreement to any pairwise measure. CKA metrics (kernels computed once; RBF with the
+    full data's bandwidth) and RSA metrics (RDMs computed once; not ``'wuc'``) therefore leave
+    those pairs out of every replicate (percentile interval, ``interval='percentile'``). Other
+    measures are recomputed on the resampled rows and get a bias-corrected percentile interval
+    (``interval='bc'``). Resamples whose score is undefined (raise ValueError, e.g. a constant
+    resample) are dropped and counted; more than half failing raises.
     """
     from tqdm.auto import tqdm
 
     _check_n(n_boot, "n_boot", 10)
     if not 0 < ci < 1:
         raise ValueError(f"ci must be between 0 and 1; got {ci}.")
-    fn = _metric(metric)
+    m = _metric(metric)
     x, y = _pair_arrays(x, y)
-    estimate = fn(x, y, **params)
+    route = pair_free_replicates(m, x, y, params)
+    if route is not None:
+        estimate, replicate = route
+        interval = "percentile"
+    else:
+        estimate = m(x, y, **params)
+        replicate = lambda idx: m(x[idx], y[idx], **params)  # noqa: E731
+        interval = "bc"
     rng = _rng(seed)
     n = x.shape[0]
     samples, failed = [], 0
@@ -233,10 +269,10 @@ def bootstrap(
                 failed += 1
                 continue
             try:
-                samples.append(fn(x[idx], y[idx], **params))
+                samples.append(replicate(idx))
             except ValueError:
                 failed += 1
-    return _summarise(estimate, np.asarray(samples), ci, failed)
+    return _summarise(estimate, np.asarray(samples), ci, failed, interval)
 
 
 def _rdm_square(r: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -311,31 +347,6 @@ def bootstrap_rdm(
             except ValueError:
                 failed += 1
     return _summarise(estimate, np.asarray(samples), ci, failed)
-
-
-def _resampled_pairs(d: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Dissimilarities of the resampled stimuli ``idx`` (upper triangle), without self-pairs.
-
-    A resample holding stimulus k twice would otherwise contribute d[k, k] = 0, a value that is
-    not data; those pairs are dropped.
-    """
-    iu = np.triu_indices(idx.size, 1)
-    rows, cols = idx[iu[0]], idx[iu[1]]
-    keep = rows != cols
-    return d[rows[keep], cols[keep]]
-
-
-def _compare_raw(va: np.ndarray, vb: np.ndarray, method: str) -> float:
-    """Compare two dissimilarity vectors that are not full condensed RDMs (bootstrap subsets)."""
-    import torch
-
-    from neurocompare.similarity._rsa import _compare_vectors
-
-    if method == "wuc":
-        raise ValueError("The whitened unbiased cosine needs complete RDMs; bootstrap it with bootstrap().")
-    ta = torch.as_tensor(va, dtype=torch.float64)[None]
-    tb = torch.as_tensor(vb, dtype=torch.float64)[None]
-    return float(_compare_vectors(ta, tb, method)[0, 0])
 
 
 def _p_value(stat: float, null: np.ndarray, alternative: str) -> float:
