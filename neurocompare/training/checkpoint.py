@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import random
 import re
 from pathlib import Path
@@ -39,6 +38,7 @@ __all__ = [
     "get_rng_state",
     "set_rng_state",
     "check_run_folder",
+    "safe_torch_load",
     "truncate_metrics",
 ]
 
@@ -240,18 +240,19 @@ def safe_torch_load(path: str | Path, map_location: Any = "cpu") -> Any:
     """
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
+    except Exception as err:  # noqa: BLE001  (torch raises pickle's UnpicklingError; matched by name, no pickle import)
+        if type(err).__name__ != "UnpicklingError":
+            if isinstance(err, FileNotFoundError) or not isinstance(err, (RuntimeError, EOFError, OSError, ValueError)):
+                raise
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError(
+                f"Could not read the checkpoint {path}: it is truncated or damaged ({reason}). "
+                "Restore it, or delete it to start over."
+            ) from None
         found = re.search(r"GLOBAL ([\w.]+)", str(err))
         what = f"e.g. {found.group(1)}" if found else "objects outside the allowed types"
         raise ValueError(
             f"Refused to load {path}: it holds pickled Python objects, not only tensors and plain values "
             f"({what}). neurocompare never unpickles code. Re-save the "
             "weights as a state dict: torch.save(model.state_dict(), path), in the environment that made the file."
-        ) from None
-    except (RuntimeError, EOFError, OSError) as err:
-        if isinstance(err, FileNotFoundError):
-            raise
-        raise ValueError(
-            f"Could not read the checkpoint {path}: it is truncated or damaged ({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}). "
-            "Restore it, or delete it to start over."
         ) from None
