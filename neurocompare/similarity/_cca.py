@@ -42,6 +42,7 @@ from typing import Any
 
 from neurocompare.similarity._metrics import register_metric
 from neurocompare.similarity._rdm import pair
+from neurocompare.typing import ResponsesLike
 
 __all__ = ["basis", "canonical_correlations", "cca_mean", "check_not_degenerate", "svcca", "pwcca"]
 
@@ -109,7 +110,7 @@ def _correlations(ux, uy):
     return rho.clamp(0.0, 1.0), a
 
 
-def canonical_correlations(x: Any, y: Any, *, device: Any = None, float64: bool | None = None):
+def canonical_correlations(x: ResponsesLike, y: ResponsesLike, *, device: Any = None, float64: bool | None = None):
     """All canonical correlations between x and y, descending.
 
     Parameters
@@ -132,7 +133,7 @@ def canonical_correlations(x: Any, y: Any, *, device: Any = None, float64: bool 
     return rho.detach().cpu().double().numpy()
 
 
-def cca_mean(x: Any, y: Any, *, device: Any = None, float64: bool | None = None) -> float:
+def cca_mean(x: ResponsesLike, y: ResponsesLike, *, device: Any = None, float64: bool | None = None) -> float:
     """Mean canonical correlation between x and y (1 when one is an invertible linear map of the other).
 
     Parameters
@@ -148,8 +149,8 @@ def cca_mean(x: Any, y: Any, *, device: Any = None, float64: bool | None = None)
 
 
 def svcca(
-    x: Any,
-    y: Any,
+    x: ResponsesLike,
+    y: ResponsesLike,
     *,
     variance: float | None = 0.99,
     keep: int | None = None,
@@ -179,7 +180,7 @@ def svcca(
     return float(rho.mean())
 
 
-def pwcca(x: Any, y: Any, *, device: Any = None, float64: bool | None = None) -> float:
+def pwcca(x: ResponsesLike, y: ResponsesLike, *, device: Any = None, float64: bool | None = None) -> float:
     """Projection-weighted CCA (Morcos et al. 2018); weights from x's units.
 
     The canonical variates ``h_i`` of x (unit-norm, n_stimuli long) are weighted by

@@ -29,6 +29,7 @@ import xarray as xr
 
 from neurocompare._result import Result
 from neurocompare.data import check_responses, split_repetitions
+from neurocompare.typing import ResponsesLike
 
 __all__ = [
     "CeilingResult",
@@ -232,7 +233,7 @@ def split_half_correlations(resp: Any, *, n_splits: int = 10, seed: int = 0) -> 
 
 
 def split_half_reliability(
-    resp: Any,
+    resp: ResponsesLike,
     *,
     n_splits: int = 10,
     seed: int = 0,

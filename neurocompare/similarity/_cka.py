@@ -45,6 +45,7 @@ from typing import Any
 from neurocompare.similarity._common import check_memory
 from neurocompare.similarity._metrics import register_metric
 from neurocompare.similarity._rdm import pair, sym_gram
+from neurocompare.typing import ResponsesLike
 
 __all__ = [
     "cka",
@@ -221,7 +222,7 @@ def cka_linear_torch(x, y, unbiased: bool = False):
     return score
 
 
-def hsic_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, float64: bool = True) -> float:
+def hsic_linear(x: ResponsesLike, y: ResponsesLike, *, unbiased: bool = False, device: Any = None, float64: bool = True) -> float:
     """HSIC with linear kernels: biased ``tr(KHLH)/(n-1)**2`` or Song et al.'s unbiased estimator.
 
     Parameters
@@ -241,7 +242,7 @@ def hsic_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, f
     return float(_unbiased_from_stats(sxy, (xc * xc).sum(1), (yc * yc).sum(1), n))
 
 
-def cka_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, float64: bool | None = None) -> float:
+def cka_linear(x: ResponsesLike, y: ResponsesLike, *, unbiased: bool = False, device: Any = None, float64: bool | None = None) -> float:
     """Linear CKA between two representations of the same stimuli.
 
     Parameters
@@ -281,7 +282,7 @@ def cka_linear(x: Any, y: Any, *, unbiased: bool = False, device: Any = None, fl
     return float(score)
 
 
-def cka_unbiased(x: Any, y: Any, *, device: Any = None, float64: bool | None = None) -> float:
+def cka_unbiased(x: ResponsesLike, y: ResponsesLike, *, device: Any = None, float64: bool | None = None) -> float:
     """Debiased linear CKA (``cka_linear(..., unbiased=True)``); 0 when HSIC_xx * HSIC_yy <= 0."""
     return cka_linear(x, y, unbiased=True, device=device, float64=float64)
 
@@ -335,7 +336,7 @@ def _hsic_dense(k, l, unbiased: bool):
 
 
 def cka_rbf(
-    x: Any, y: Any, *, sigma_frac: float = 1.0, unbiased: bool = False, device: Any = None, float64: bool | None = None
+    x: ResponsesLike, y: ResponsesLike, *, sigma_frac: float = 1.0, unbiased: bool = False, device: Any = None, float64: bool | None = None
 ) -> float:
     """RBF-kernel CKA, bandwidth ``sigma = sigma_frac * median pairwise distance`` per representation.
 
@@ -369,7 +370,7 @@ def cka_rbf(
     return float(hxy) / math.sqrt(prod)
 
 
-def cka(x: Any, y: Any, *, kernel: str = "linear", unbiased: bool = False, **kwargs) -> float:
+def cka(x: ResponsesLike, y: ResponsesLike, *, kernel: str = "linear", unbiased: bool = False, **kwargs) -> float:
     """CKA with ``kernel='linear'`` or ``'rbf'`` (extra keyword arguments go to the kernel's function)."""
     if kernel == "linear":
         return cka_linear(x, y, unbiased=unbiased, **kwargs)

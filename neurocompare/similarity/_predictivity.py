@@ -50,6 +50,7 @@ from neurocompare.similarity._protocol import (
 )
 from neurocompare.similarity._ridge import RidgeMapping, _float64
 from neurocompare.similarity._splits import make_splits
+from neurocompare.typing import ResponsesLike
 
 __all__ = [
     "OneToOneMapping",
@@ -183,8 +184,8 @@ def _run(
 
 
 def ridge_predictivity(
-    x: Any,
-    y: Any,
+    x: ResponsesLike,
+    y: ResponsesLike,
     *,
     alphas: Any = None,
     alpha_per_unit: bool = True,
@@ -239,8 +240,8 @@ def ridge_predictivity(
 
 
 def pls_predictivity(
-    x: Any,
-    y: Any,
+    x: ResponsesLike,
+    y: ResponsesLike,
     *,
     n_components: int = 25,
     n_splits: int = 10,
@@ -265,7 +266,7 @@ def pls_predictivity(
                 seed=seed, groups=groups, stratify=stratify, splits=splits, device=device)
 
 
-def reverse_predictivity(x: Any, y: Any, *, method: str = "ridge", **kwargs: Any) -> PredictivityResult:
+def reverse_predictivity(x: ResponsesLike, y: ResponsesLike, *, method: str = "ridge", **kwargs: Any) -> PredictivityResult:
     """How well recorded units ``y`` predict model features ``x`` (the reverse direction).
 
     Same protocol with the roles swapped: the median is over model features.

@@ -59,6 +59,7 @@ import xarray as xr
 
 from neurocompare.data import check_rdm, check_responses, make_rdm
 from neurocompare.similarity._common import check_memory, compute_dtype, resolve_device
+from neurocompare.typing import ResponsesLike
 
 __all__ = [
     "RDM_METHODS",
@@ -278,7 +279,7 @@ def _output(d, template: Any, condensed: bool, ids, attrs: dict):
     return condense(arr) if condensed else arr
 
 
-def rdm(x: Any, method: str = "correlation", *, condensed: bool = False, device: Any = None, float64: bool | None = None):
+def rdm(x: ResponsesLike, method: str = "correlation", *, condensed: bool = False, device: Any = None, float64: bool | None = None):
     """Compute a representational dissimilarity matrix.
 
     Parameters
@@ -446,7 +447,7 @@ def noise_precision(x: Any, method: str = "shrinkage_diag", *, device: Any = Non
 
 
 def crossnobis_rdm(
-    x: Any,
+    x: ResponsesLike,
     *,
     noise: Any = "shrinkage_diag",
     folds: Any = None,

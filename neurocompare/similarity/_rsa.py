@@ -62,6 +62,7 @@ from neurocompare.similarity._rdm import (
     rdm_vector,
     squareform_torch,
 )
+from neurocompare.typing import RDMLike, ResponsesLike
 
 __all__ = ["COMPARE_METHODS", "compare_rdms", "rank", "rsa"]
 
@@ -182,7 +183,7 @@ def _align_rdms(a: Any, b: Any):
     return a, b
 
 
-def compare_rdms(a: Any, b: Any, method: str = "spearman", *, device: Any = None, float64: bool = True):
+def compare_rdms(a: RDMLike, b: RDMLike, method: str = "spearman", *, device: Any = None, float64: bool = True):
     """Compare two RDMs (or two stacks of RDMs).
 
     Parameters
@@ -218,8 +219,8 @@ def compare_rdms(a: Any, b: Any, method: str = "spearman", *, device: Any = None
 
 
 def rsa(
-    x: Any,
-    y: Any,
+    x: ResponsesLike,
+    y: ResponsesLike | RDMLike,
     *,
     rdm_method: str = "correlation",
     compare: str = "spearman",

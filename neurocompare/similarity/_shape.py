@@ -45,6 +45,7 @@ import numpy as np
 from neurocompare.similarity._metrics import register_metric
 from neurocompare.similarity._cca import basis, check_not_degenerate
 from neurocompare.similarity._rdm import _matrix, pair
+from neurocompare.typing import ResponsesLike
 
 __all__ = ["shape_distance", "procrustes", "shape_cca", "pairwise_shape_distances", "whiten_coords"]
 
@@ -97,8 +98,8 @@ def _check(score: str, zero_pad: bool, px: int, py: int):
 
 
 def shape_distance(
-    x: Any,
-    y: Any,
+    x: ResponsesLike,
+    y: ResponsesLike,
     *,
     alpha: float = 1.0,
     score: str = "angular",
@@ -141,12 +142,12 @@ def shape_distance(
     return _distance(ux, ax, uy, ay, score)
 
 
-def procrustes(x: Any, y: Any, *, score: str = "angular", device: Any = None, float64: bool | None = None) -> float:
+def procrustes(x: ResponsesLike, y: ResponsesLike, *, score: str = "angular", device: Any = None, float64: bool | None = None) -> float:
     """Procrustes shape distance (``shape_distance(..., alpha=1)``): 0 when y is a rotation of x."""
     return shape_distance(x, y, alpha=1.0, score=score, device=device, float64=float64)
 
 
-def shape_cca(x: Any, y: Any, *, score: str = "angular", device: Any = None, float64: bool | None = None) -> float:
+def shape_cca(x: ResponsesLike, y: ResponsesLike, *, score: str = "angular", device: Any = None, float64: bool | None = None) -> float:
     """CCA shape distance (``shape_distance(..., alpha=0)``): 0 when y is an invertible linear map of x."""
     return shape_distance(x, y, alpha=0.0, score=score, device=device, float64=float64)
 

@@ -2,9 +2,11 @@
 
 - :func:`bootstrap` resamples stimuli with replacement. CKA and RSA metrics are recomputed
   without the pairs a resample makes of a stimulus with its own copy (those pairs inflate the
-  statistic: ``_resample.py``) and give a percentile interval; any other measure is recomputed
-  on the resampled rows and gives a bias-corrected (BC) percentile interval (Efron 1987), which
-  re-centres an interval that duplicated rows have pushed away from the estimate.
+  statistic: ``_resample.py``) and give a percentile interval. Any other measure is recomputed
+  on the resampled rows; duplicated rows (and the smaller number of distinct stimuli) shift its
+  replicates, for CCA often all of them above the estimate, so its interval is the replicates'
+  spread around their median placed around the estimate (``interval='shifted'``), and the shift
+  is reported as ``bias``.
 - :func:`bootstrap_rdm` does the same directly on two RDMs, dropping the pairs that a resample
   makes of a stimulus with its own copy (their dissimilarity is 0 by construction, not data), as
   rsatoolbox's stimulus bootstrap does.
@@ -18,7 +20,6 @@ p-values count the observed ordering as one permutation: ``p = (1 + #{null >= ob
 References
 ----------
 Efron & Tibshirani (1993). An Introduction to the Bootstrap. Chapman & Hall.
-Efron (1987). Better bootstrap confidence intervals. J. Am. Stat. Assoc. 82(397), 171-185.
 Arcones & Giné (1992). On the bootstrap of U and V statistics. Ann. Statist. 20(2), 655-674.
 Nili et al. (2014). A toolbox for representational similarity analysis. PLoS Comput. Biol.
 Schuett et al. (2023). Statistical inference on representational geometries. eLife 12, e82566.
@@ -68,8 +69,12 @@ class BootstrapResult(Result):
     samples : numpy array (n_boot,)
         The bootstrap replicates.
     interval : str
-        ``'percentile'`` (pair-free replicates of CKA/RSA, or :func:`bootstrap_rdm`) or ``'bc'``
-        (bias-corrected percentile interval of row-resampled replicates).
+        ``'percentile'`` (pair-free replicates of CKA/RSA, or :func:`bootstrap_rdm`) or
+        ``'shifted'`` (row-resampled replicates: their quantiles minus their median, plus the
+        estimate).
+    bias : float
+        Mean replicate minus the estimate: how far resampling itself moves the measure (large
+        for CCA-type measures on few stimuli; a warning sign about the estimate, too).
     """
 
     estimate: float
@@ -79,6 +84,7 @@ class BootstrapResult(Result):
     std: float
     samples: np.ndarray = field(repr=False)
     interval: str = "percentile"
+    bias: float = float("nan")
 
     @property
     def value(self) -> float:
@@ -183,23 +189,12 @@ def _summarise(estimate: float, samples: np.ndarray, ci: float, n_failed: int, i
             "(too few distinct stimuli?). Use more stimuli."
         )
     levels = np.array([(1 - ci) / 2, (1 + ci) / 2])
-    if interval == "bc":
-        levels = _bc_levels(estimate, samples, levels)
     lo, hi = np.quantile(samples, levels)
-    return BootstrapResult(float(estimate), float(lo), float(hi), ci, float(np.std(samples, ddof=1)), samples, interval)
-
-
-def _bc_levels(estimate: float, samples: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """Efron's bias-corrected percentile levels: ``Phi(2 z0 + z_alpha)``, ``z0 = Phi^-1(P*(theta* < theta))``.
-
-    Ties with the estimate count half; the fraction is kept within one replicate of 0 and 1.
-    """
-    from scipy.stats import norm
-
-    b = samples.size
-    frac = (np.sum(samples < estimate) + 0.5 * np.sum(samples == estimate)) / b
-    z0 = norm.ppf(np.clip(frac, 1.0 / (b + 1), b / (b + 1)))
-    return norm.cdf(2.0 * z0 + norm.ppf(levels))
+    if interval == "shifted":
+        centre = float(np.median(samples))
+        lo, hi = estimate + (lo - centre), estimate + (hi - centre)
+    bias = float(np.mean(samples) - estimate)
+    return BootstrapResult(float(estimate), float(lo), float(hi), ci, float(np.std(samples, ddof=1)), samples, interval, bias)
 
 
 def bootstrap(
@@ -240,8 +235,9 @@ def bootstrap(
     perfect agreement to any pairwise measure. CKA metrics (kernels computed once; RBF with the
     full data's bandwidth) and RSA metrics (RDMs computed once; not ``'wuc'``) therefore leave
     those pairs out of every replicate (percentile interval, ``interval='percentile'``). Other
-    measures are recomputed on the resampled rows and get a bias-corrected percentile interval
-    (``interval='bc'``). Resamples whose score is undefined (raise ValueError, e.g. a constant
+    measures are recomputed on the resampled rows; their interval is the replicates' spread placed
+    around the estimate (``interval='shifted'``) and ``bias`` reports how far resampling moved
+    them. Resamples whose score is undefined (raise ValueError, e.g. a constant
     resample) are dropped and counted; more than half failing raises.
     """
     from tqdm.auto import tqdm
@@ -258,7 +254,7 @@ def bootstrap(
     else:
         estimate = m(x, y, **params)
         replicate = lambda idx: m(x[idx], y[idx], **params)  # noqa: E731
-        interval = "bc"
+        interval = "shifted"
     rng = _rng(seed)
     n = x.shape[0]
     samples, failed = [], 0
