@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -143,6 +144,16 @@ def _check_room(path: Path, nbytes: int) -> None:
         )
 
 
+def _local_scheduler() -> Any:
+    """Inside a Dask worker xarray would take a distributed lock named after the in-memory target
+    (which fails: "Semaphore or Lock ... not known"); the values are in memory, so no lock is needed."""
+    try:
+        import dask
+    except ImportError:
+        return contextlib.nullcontext()
+    return dask.config.set(scheduler="synchronous")
+
+
 def save(resp: xr.DataArray, path: str | os.PathLike, *, name: str = "responses") -> Path:
     """Save a ``Responses`` (or RDM, or any DataArray) to a NetCDF-4/HDF5 file, coords and attrs included.
 
@@ -193,7 +204,8 @@ def save(resp: xr.DataArray, path: str | os.PathLike, *, name: str = "responses"
         # built in memory (HDF5 never touches the disk), then written with plain writes: a full
         # disk is a clean OSError, never a crash inside the HDF5 library
         try:
-            data = arr.to_netcdf(engine="h5netcdf", invalid_netcdf=True)
+            with _local_scheduler():
+                data = arr.to_netcdf(engine="h5netcdf", invalid_netcdf=True)
         except Exception as err:
             raise TypeError(f"Could not encode the DataArray for {path} as NetCDF: {err}") from err
         return atomic_write_bytes(path, data, what="NetCDF file")

@@ -280,7 +280,7 @@ def test_03_editing_forward_with_the_same_weights_misses_the_cache(user):
     first = cli(user, *SCORE, "--cache-dir", "cache")
     assert first.rc == 0, first
     fx = user / "fx.py"
-    fx.write_text(fx.read_text().replace("h = self.relu(self.conv(x))  # EDIT-POINT", "h = self.relu(self.conv(x)) ** 2"))
+    fx.write_text(fx.read_text().replace("h = self.relu(self.conv(x))  # EDIT-POINT", "h = self.relu(-self.conv(x))"))
     fresh = cli(user, *SCORE, "--no-cache")
     cached = cli(user, *SCORE, "--cache-dir", "cache")
     assert fresh.rc == 0 and cached.rc == 0, (fresh, cached)
