@@ -53,6 +53,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurocompare.typing import ResponsesLike
+
 __all__ = [
     "REQUIRED_DIMS",
     "OPTIONAL_DIMS",
@@ -229,7 +231,7 @@ def make_responses(
     return check_responses(resp, allow_nan=allow_nan)
 
 
-def check_responses(resp: Any, *, allow_nan: bool = False, min_stimuli: int = MIN_STIMULI) -> xr.DataArray:
+def check_responses(resp: ResponsesLike, *, allow_nan: bool = False, min_stimuli: int = MIN_STIMULI) -> xr.DataArray:
     """Validate a ``Responses`` and return it in canonical dim order.
 
     Parameters

@@ -29,7 +29,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, ForwardRef, Union
 
 import numpy as np
 import xarray as xr
@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover - seen by type checkers only; torch stays 
     RDMLike = Union[xr.DataArray, np.ndarray, torch.Tensor]
     StimuliLike = Union[xr.DataArray, np.ndarray, torch.Tensor]
 else:
-    ResponsesLike = Union[xr.DataArray, np.ndarray, "torch.Tensor"]
-    RDMLike = Union[xr.DataArray, np.ndarray, "torch.Tensor"]
-    StimuliLike = Union[xr.DataArray, np.ndarray, "torch.Tensor"]
+    # resolved in torch's own namespace by typing.get_type_hints, whichever module uses the alias
+    _Tensor = ForwardRef("Tensor", module="torch")
+    ResponsesLike = Union[xr.DataArray, np.ndarray, _Tensor]
+    RDMLike = Union[xr.DataArray, np.ndarray, _Tensor]
+    StimuliLike = Union[xr.DataArray, np.ndarray, _Tensor]

@@ -226,6 +226,8 @@ def test_score_subcommand_accepts_benchmark_module():
 # -------------------------------------------------------------------------------------- typing
 def test_responses_like_names_the_three_array_types_without_importing_torch():
     import subprocess
+
+    from neurocompare import data as nc_data
     import sys
 
     import xarray as xr
@@ -233,7 +235,14 @@ def test_responses_like_names_the_three_array_types_without_importing_torch():
     from neurocompare.typing import ResponsesLike
 
     args = typing.get_args(ResponsesLike)
-    assert xr.DataArray in args and np.ndarray in args and typing.ForwardRef("torch.Tensor") in args
+    assert xr.DataArray in args and np.ndarray in args and len(args) == 3
+    import torch
+
+    from neurocompare.similarity import _rsa
+
+    # the aliases resolve in any module that uses them, torch imported there or not
+    assert typing.get_type_hints(_rsa.rsa)["x"] == typing.Union[xr.DataArray, np.ndarray, torch.Tensor]
+    assert typing.get_type_hints(nc_data.check_responses)["resp"] == typing.get_type_hints(_rsa.rsa)["x"]
     code = "import sys, neurocompare.typing; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
