@@ -65,7 +65,9 @@ def transition_curve(t: Any, offset: float, slope: float, lapse: float) -> np.nd
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free logistic
+    from scipy.special import expit
+
+    return expit(z)  # overflow-free and accurate in both tails
 
 
 def check_outcomes(outcomes: Any, n_trials: int | None = None) -> np.ndarray:
@@ -221,7 +223,7 @@ class BlockHMM:
     True
     """
 
-    def __init__(self, n_modes: int, n_trials: int, *, n_restarts: int = 5, max_iter: int = 300, tol: float = 1e-7, seed: int = 0):
+    def __init__(self, n_modes: int, n_trials: int, *, n_restarts: int = 5, max_iter: int = 300, tol: float = 1e-6, seed: int = 0):
         for name, v in (("n_modes", n_modes), ("n_trials", n_trials), ("n_restarts", n_restarts), ("max_iter", max_iter)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"The {name!r} parameter of BlockHMM must be a positive integer. Got {v!r} instead.")
@@ -306,7 +308,7 @@ class BlockHMM:
         return (rng.random(p.shape) < p).astype(np.float64), modes
 
     # ------------------------------------------------------------------ fitting
-    def _m_step_curves(self, y: np.ndarray, weights: np.ndarray, start: np.ndarray) -> np.ndarray:
+    def _m_step_curves(self, y: np.ndarray, weights: np.ndarray, start: np.ndarray, extra_starts: list | None = None) -> np.ndarray:
         from scipy.optimize import minimize
 
         obs = np.isfinite(y)
@@ -321,9 +323,12 @@ class BlockHMM:
             if hits[k].sum() + misses[k].sum() <= 1e-12:
                 out[k] = x0  # an unused mode keeps its parameters
                 continue
-            res = minimize(_curve_objective, x0, args=(t, hits[k], misses[k]), jac=True, method="L-BFGS-B", bounds=bounds)
-            f0 = _curve_objective(x0, t, hits[k], misses[k])[0]
-            out[k] = res.x if res.fun <= f0 else x0  # never step downhill (keeps EM monotone)
+            best_x, best_f = x0, _curve_objective(x0, t, hits[k], misses[k])[0]
+            for x in [x0, *(extra_starts or [])]:
+                res = minimize(_curve_objective, x, args=(t, hits[k], misses[k]), jac=True, method="L-BFGS-B", bounds=bounds)
+                if res.fun < best_f:  # never step downhill (keeps EM monotone)
+                    best_x, best_f = res.x, res.fun
+            out[k] = best_x
         return out
 
     def _initialise(self, y: np.ndarray, lengths: np.ndarray, restart: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -339,7 +344,9 @@ class BlockHMM:
             labels = np.arange(filled.shape[0]) % k
         onehot = np.eye(k)[labels]
         start = np.tile([self.n_trials / 2.0, 1.0, 0.1], (k, 1))
-        params = self._m_step_curves(y, onehot, start)
+        # the curve likelihood has poor local optima (e.g. offset stuck at its bound): a small grid of starts
+        grid = [np.array([s * self.n_trials, a, e]) for s in (0.1, 0.3, 0.6) for a in (0.3, 2.0) for e in (0.05, 0.25)]
+        params = self._m_step_curves(y, onehot, start, grid)
         counts = np.ones((k, k))
         pos = 0
         for length in lengths:

@@ -241,7 +241,7 @@ def i2n(performance: Any, image_objects: Any, *, rate_clip: float = 0.01) -> np.
         Fractions correct (:func:`performance_table`); the own-object column is ignored.
     image_objects : array of int, shape (n_images,)
     rate_clip : float
-        Rates are clipped to ``[rate_clip, 1 − rate_clip]`` before Φ⁻¹ (|d′| ≤ 4.65 at 0.01).
+        Rates are clipped to ``[rate_clip, 1 − rate_clip]`` before Φ⁻¹ (``|d′| ≤ 4.65`` at 0.01).
 
     Returns
     -------

@@ -40,7 +40,7 @@ class ModeSelection(Result):
     bits: np.ndarray
     mean: np.ndarray = field(init=False)
     sem: np.ndarray = field(init=False)
-    rule: str = "smallest K within one standard error of the best mean (one-SE rule)"
+    rule: str = "smallest K whose mean shortfall from the best K is within one standard error of the paired (per-fold) differences"
     error: float = float("nan")
     error_kind: str = "none"
     ci: tuple[float, float] | None = None
@@ -92,8 +92,10 @@ def select_n_modes(
     The blocks are cut into ``n_folds`` contiguous folds; each candidate model is fitted on the
     other folds and scored on the held-out one in bits per block above a constant-rate
     Bernoulli model with the training data's rate (:meth:`BlockHMM.bits_per_block`). The
-    chosen K is the smallest whose mean is within one standard error (over folds) of the best
-    mean: extra modes that do not predict held-out blocks better are not taken.
+    chosen K is the smallest whose mean shortfall from the best candidate is within one
+    standard error of the per-fold (paired) differences — the one-standard-error rule on paired
+    differences, since every candidate is scored on the same folds: extra modes that do not
+    predict held-out blocks reliably better are not taken.
 
     Parameters
     ----------
@@ -149,6 +151,8 @@ def select_n_modes(
             bar.close()
     result = ModeSelection(float("nan"), cands, bits)
     best = int(np.argmax(result.mean))
-    threshold = result.mean[best] - (result.sem[best] if np.isfinite(result.sem[best]) else 0.0)
-    result.value = float(cands[np.flatnonzero(result.mean >= threshold)].min())
+    # paired over folds: fold-to-fold differences in the held-out blocks affect every K alike
+    diff = bits[best][None, :] - bits
+    se = diff.std(axis=1, ddof=1) / np.sqrt(n_folds)
+    result.value = float(cands[np.flatnonzero(diff.mean(axis=1) <= se)].min())
     return result
