@@ -10,6 +10,7 @@ Examples
 >>> fig = nc.plotting.plot_layer_scores(scores)      # doctest: +SKIP
 """
 
+from neurocompare.plotting.behavior import plot_mode_selection, plot_mode_sequence, plot_transition_curves
 from neurocompare.plotting.datasets import place_fields, plot_images, plot_maps, plot_spectrograms, plot_trajectory
 from neurocompare.plotting.gridcells import plot_error_growth, plot_gridness_distributions, plot_rate_maps
 from neurocompare.plotting.learning import plot_collapse_history, plot_layerwise_nc1, plot_ranks, plot_weight_spectra
@@ -18,6 +19,9 @@ from neurocompare.plotting.rdm import plot_rdm, plot_rdms
 from neurocompare.plotting.scores import plot_layer_scores, plot_score_heatmap
 
 __all__ = [
+    "plot_mode_selection",
+    "plot_mode_sequence",
+    "plot_transition_curves",
     "place_fields",
     "plot_collapse_history",
     "plot_layerwise_nc1",
