@@ -60,6 +60,7 @@ class Config:
     candidates: tuple[int, ...] = (1, 2, 3, 4, 5)
     n_folds: int = 5
     n_restarts: int = 5
+    selection_restarts: int = 3
     # part 2: agents
     agent_seeds: tuple[int, ...] = (0, 1, 2)
     agent_blocks: int = 1000
@@ -82,6 +83,7 @@ class Config:
         self.candidates = (1, 2, 3, 4)
         self.n_folds = 3
         self.n_restarts = 2
+        self.selection_restarts = 1
         self.agent_seeds = (0,)
         self.agent_blocks = 300
         self.agent_candidates = (1, 2, 3)
@@ -122,7 +124,7 @@ def run_validation(cfg: Config, seed: int) -> dict:
         row[name] = getattr(fit, f"{name}_")[perm].tolist()
     row["transmat_diag"] = np.diag(fit.transmat_[np.ix_(perm, perm)]).tolist()
     if seed == cfg.validation_seeds[0]:
-        sel = nc.behavior.select_n_modes(y, cfg.candidates, n_folds=cfg.n_folds, n_restarts=cfg.n_restarts, seed=cfg.seed)
+        sel = nc.behavior.select_n_modes(y, cfg.candidates, n_folds=cfg.n_folds, n_restarts=cfg.selection_restarts, seed=cfg.seed)
         row["selection"] = {"candidates": list(map(int, sel.candidates)), "mean": sel.mean.tolist(), "sem": sel.sem.tolist(),
                             "chosen": sel.n_modes, "rule": sel.rule}
     return row
@@ -152,7 +154,7 @@ def run_agents(cfg: Config, seed: int) -> dict:
     t0 = time.time()
     y, truth, lengths, kinds = agent_data(cfg, seed)
     sel = nc.behavior.select_n_modes(y, cfg.agent_candidates, n_folds=cfg.n_folds, lengths=lengths,
-                                     n_restarts=cfg.n_restarts, seed=cfg.seed)
+                                     n_restarts=cfg.selection_restarts, seed=cfg.seed)
     fit = nc.BlockHMM(2, cfg.agent_trials, n_restarts=cfg.n_restarts, seed=cfg.seed).fit(y, lengths)
     modes = fit.most_likely_modes(y, lengths)
     # mode -> agent by majority vote
