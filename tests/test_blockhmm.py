@@ -357,3 +357,39 @@ def test_public_names_and_figures():
     assert fig2.axes[0].get_xlim()[1] == 59
     with pytest.raises(ValueError, match="together"):
         nc.plotting.plot_transition_curves(true, y)
+
+
+# ----------------------------------------------------------------------------- mouse data loader
+def test_le2023_loader_reads_the_published_format(tmp_path):
+    from scipy.io import savemat
+
+    from data_loaders import le2023_blockhmm as le
+
+    # two sessions in the published coding: choices +1/-1 (0 = time-out), targets 0/1
+    s1_targets = np.array([0] * 4 + [1] * 3 + [0] * 2)
+    s1_choices = np.array([1, -1, 1, 1, 1, 0, -1, 1, 1])
+    s2_targets = np.array([1] * 5)
+    s2_choices = np.array([-1, -1, 1, -1, -1])
+    cells = lambda *xs: np.array([np.asarray(x, dtype=float)[None, :] for x in xs] + [np.zeros((0, 0))], dtype=object)[None, :]
+    folder = tmp_path / le.FOLDER
+    folder.mkdir()
+    savemat(folder / "m01_all_sessions_022822.mat", {
+        "choices_cell": cells(s1_choices, s2_choices), "targets_cell": cells(s1_targets, s2_targets),
+        "session_names": np.array(["day1", "day2", "empty"], dtype=object)[None, :],
+    })
+    assert le.list_animals(tmp_path) == ["m01"]
+    data = le.load_animal("m01", tmp_path, n_trials=4)
+    nan = np.nan
+    expected = np.array([[1, 0, 1, 1], [0, nan, 1, nan], [1, 1, nan, nan], [1, 1, 0, 1]])
+    np.testing.assert_array_equal(data["outcomes"], expected)
+    assert data["lengths"] == [3, 1] and data["sessions"] == [0, 1] and data["session_names"] == ["day1", "day2"]
+    fit = BlockHMM(1, 4, n_restarts=1).fit(data["outcomes"], data["lengths"])
+    assert np.isfinite(fit.log_likelihood_)
+    with pytest.raises(FileNotFoundError, match="figshare"):
+        le.load_animal("m01", tmp_path / "elsewhere")
+    with pytest.raises(FileNotFoundError, match="Animals present: \\['m01'\\]"):
+        le.load_animal("m02", tmp_path)
+    with pytest.raises(ValueError, match="out of range"):
+        le.load_animal("m01", tmp_path, sessions=[5])
+    with pytest.raises(ValueError, match="targets must be 0 or 1"):
+        le.session_outcomes([1, -1], [0, 2])
