@@ -65,7 +65,7 @@ def _f(name: str) -> Callable[..., Any]:
             fn = getattr(importlib.import_module(home), name, None)
         except (ImportError, AttributeError):
             fn = None
-        if fn is not None:
+        if fn is not None and callable(fn):  # (the old layout had modules named like functions: rsa, rdm)
             return fn
     raise NotAvailable(name)
 
