@@ -155,7 +155,7 @@ def fisher_trace(model: Any, data: Any, per_layer: bool = True, *, labels: str =
         return torch.log_softmax(z, dim=0)
 
     def log_prob_of(p: dict[str, Any], xi: Any, yi: Any) -> Any:
-        return log_probs(p, xi)[yi]
+        return log_probs(p, xi).gather(0, yi.reshape(1))[0]
 
     gen = torch_generator(seed, "fisher_trace")
     per_param = {n: 0.0 for n in names}

@@ -237,6 +237,9 @@ class PathKernelRecorder:
     contributions : ndarray (n_query, n_train)
         ``Σ_t η_t Σ_c L'_{ic,t} <ḡ_t(x), ∇f_c(x_i; θ_t)>``: minus the change each training point
         caused at each query point.
+    loss_derivative_path : ndarray (n_train,)
+        ``Σ_t η_t ∂L/∂f(x_i)`` (tracked output): with a constant kernel (a linear model)
+        ``a_i = -loss_derivative_path / Σ_t η_t`` for every ``x``.
     update_residuals : list of float
         Per step, ``|Δθ + η_t ∇L| / |Δθ|``; near round-off only for plain gradient descent on
         ``loss`` (otherwise the kernel form is not the update that happened, and a warning is
@@ -292,6 +295,7 @@ class PathKernelRecorder:
         nq, nt = self.x_query.shape[0], self.x_train.shape[0]
         self.path_kernel = np.zeros((nq, nt))
         self.contributions = np.zeros((nq, nt))
+        self.loss_derivative_path = np.zeros(nt)
         self.update_residuals: list[float] = []
         self.learning_rates: list[float] = []
         self.n_steps = 0
@@ -370,6 +374,7 @@ class PathKernelRecorder:
                           f"given loss (relative residual {resid:.2e} > {self.residual_tol:g}); the path-kernel "
                           "decomposition will not add up to the change of the outputs. Use torch.optim.SGD without "
                           "momentum or weight decay, full batch, and the same loss.", UserWarning, stacklevel=2)
+        self.loss_derivative_path += eta * dldf[:, self.output].cpu().numpy()
         self.path_kernel += eta * k_t
         self.contributions += eta * c_t
         self._theta = theta_new
@@ -393,6 +398,22 @@ class PathKernelRecorder:
         actual = self.actual_change()
         den = float(np.linalg.norm(actual))
         return float(np.linalg.norm(self.reconstruct() - actual)) / den if den > 0 else float("nan")
+
+    def kernel_machine(self) -> np.ndarray:
+        """``Σ_i ā_i K^p(x, x_i)`` with query-independent coefficients ``ā_i = -Σ_t η_t L'_i / Σ_t η_t``.
+
+        What the model would have changed by if it were a kernel machine with the path kernel
+        and coefficients that do not depend on ``x`` (exact for a linear model). Compare with
+        :meth:`actual_change` to measure how much ``a_i(x)`` really depends on the query.
+
+        Returns
+        -------
+        ndarray (n_query,), float64
+        """
+        total = float(sum(self.learning_rates))
+        if total == 0:
+            return np.zeros(self.path_kernel.shape[0])
+        return self.path_kernel @ (-self.loss_derivative_path / total)
 
     def coefficients(self) -> np.ndarray:
         """Domingos's ``a_i(x)``: ``f_T(x) - f_0(x) = Σ_i a_i(x) K^p(x, x_i)``.

@@ -12,7 +12,12 @@ Examples
 
 from neurocompare.plotting.behavior import plot_mode_selection, plot_mode_sequence, plot_transition_curves
 from neurocompare.plotting.datasets import place_fields, plot_images, plot_maps, plot_spectrograms, plot_trajectory
-from neurocompare.plotting.gridcells import plot_error_growth, plot_gridness_distributions, plot_rate_maps
+from neurocompare.plotting.learning_theory import (
+    plot_critical_periods,
+    plot_information_plane,
+    plot_path_kernel_weights,
+)
+from neurocompare.plotting.gridcells import plot_error_growth, plot_gridness_distributions, plot_rate_maps, plot_sweep_heatmap
 from neurocompare.plotting.learning import plot_collapse_history, plot_layerwise_nc1, plot_ranks, plot_weight_spectra
 from neurocompare.plotting.metamers import plot_metamers, plot_recognizability, plot_validity
 from neurocompare.plotting.rdm import plot_rdm, plot_rdms
@@ -30,6 +35,9 @@ __all__ = [
     "plot_error_growth",
     "plot_gridness_distributions",
     "plot_images",
+    "plot_information_plane",
+    "plot_critical_periods",
+    "plot_path_kernel_weights",
     "plot_layer_scores",
     "plot_maps",
     "plot_metamers",
@@ -38,6 +46,7 @@ __all__ = [
     "plot_rdms",
     "plot_recognizability",
     "plot_score_heatmap",
+    "plot_sweep_heatmap",
     "plot_spectrograms",
     "plot_trajectory",
     "plot_validity",
