@@ -105,3 +105,11 @@ def test_killed_worker_task_is_rerun(cluster_client, tmp_path, monkeypatch):
 def test_sweep_needs_known_benchmarks(cluster_client, tmp_path):
     with pytest.raises(KeyError, match="Unknown benchmark"):
         run_sweep(["convnet_small"], ["no.such-benchmark"], out=tmp_path, client=cluster_client)
+
+
+@pytest.mark.parametrize("n_workers", [0, -1, 1.5, True])
+def test_sweep_needs_at_least_one_worker(tmp_path, n_workers):
+    # a LocalCluster with no worker waits forever: refused before any cluster starts
+    with pytest.raises(ValueError, match=r"n_workers >= 1 .*got"):
+        run_sweep(["convnet_small"], [_bench()], layers=LAYERS, out=tmp_path / "s", n_workers=n_workers)
+    assert not (tmp_path / "s").exists()
