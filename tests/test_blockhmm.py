@@ -393,3 +393,27 @@ def test_le2023_loader_reads_the_published_format(tmp_path):
         le.load_animal("m01", tmp_path, sessions=[5])
     with pytest.raises(ValueError, match="targets must be 0 or 1"):
         le.session_outcomes([1, -1], [0, 2])
+
+
+# ----------------------------------------------------------------------------- the study
+def test_reversal_learning_analysis_records_and_resumes(tmp_path):
+    import json
+
+    pytest.importorskip("matplotlib")
+    from analyses import reversal_learning as rl
+
+    cfg = rl.Config(out=str(tmp_path)).shrink()
+    cfg.n_blocks, cfg.candidates, cfg.n_folds, cfg.agent_blocks, cfg.agent_candidates = 150, (1, 2), 2, 100, (1, 2)
+    summary = rl.run(cfg)
+    lines = [json.loads(s) for s in (tmp_path / "results.jsonl").read_text().splitlines()]
+    runs = [r for r in lines if r["kind"] == "run"]
+    assert {(r["part"], r["seed"]) for r in runs} == {("validation", 0), ("agents", 0)}
+    assert all(r["git_commit"] and r["version"] == nc.__version__ and r["config"]["seed"] == 0 for r in lines)
+    assert summary["validation"]["selection"]["candidates"] == [1, 2]
+    assert set(summary["agents"]["per_agent"]) == {"q_learning", "inference"}
+    assert (tmp_path / "reversal_agents.png").stat().st_size > 0 and (tmp_path / "reversal_selection.png").exists()
+    # a second run with the same config reuses the finished parts: only a new summary is appended
+    again = rl.run(cfg)
+    lines2 = [json.loads(s) for s in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(lines2) == len(lines) + 1 and lines2[-1]["kind"] == "summary"
+    assert again == json.loads(json.dumps(summary))
