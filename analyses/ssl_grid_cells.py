@@ -1,43 +1,31 @@
-"""Grid cells in path-integrating networks (supervised and self-supervised) vs real MEC units.
+"""Grid cells in self-supervised spatial codes and path integrators, side by side with MEC units.
 
-Trains, on CPU in minutes, (1) a supervised path integrator (ReLU RNN predicting difference-of-
-Gaussians place codes, initial state from the start position; Sorscher et al. 2019) and (2) a
-self-supervised Norm-ReLU RNN (no position targets; separation + path invariance + capacity loss
-on permuted velocity sequences; Schaeffer, Khona et al. 2023). For each: gridness distribution of
-the hidden units (sargolini and banino variants), fraction above 0.3, grid modules and period
-ratios, and the growth of path-integration error over time (also when driven by real rat velocity
-sequences from Sargolini et al. 2006). The same statistics are computed for the 7 real MEC units of
-Gerlei et al. and the Sargolini grid cell, side by side.
+Four models, one set of statistics, and the real units:
+
+1. **positive control**: feed-forward ``spatial_code_ff`` (2 -> 64 -> 128 -> 256, Norm-ReLU)
+   trained with a local conformal-isometry term inside a Gaussian envelope plus an L1 capacity
+   term on positions uniform in an open square (Pettersen et al. 2024); a multi-scale variant
+   (conformal term averaged over several sigma) tests whether several scales give several modules;
+2. **supervised path integrator**: ReLU RNN predicting Gaussian place codes (Sorscher et al. 2019);
+3. **SIC RNN**: Norm-ReLU RNN (identity-initialised recurrent matrix) trained with separation +
+   invariance (all pairs closer than sigma_x) + capacity on i.i.d. uniform velocity sequences and
+   their permutations (Schaeffer, Khona et al. 2023); the best setting of the sweep
+   (``--sweep``: capacity/separation ratio x sigma_g x seeds, see ``analyses/grid_models.py``);
+4. **MEC units**: the 7 Gerlei et al. maps and the Sargolini et al. (2006) cell.
+
+For each: gridness (sargolini and banino variants), fraction above 0.3 and above the unit's own
+95 % time-shift shuffle threshold, spacing, modules (``detect_modules``: count, periods, successive
+period ratios), and the path-integration error over time for the two RNNs.
 
 Run::
 
-    python -m analyses.ssl_grid_cells --out results/ssl_grid_cells [--small] [--seed 0]
+    python -m analyses.ssl_grid_cells --out results/ssl_grid_cells [--small] [--seed 0] [--sweep]
 
-Writes ``results.jsonl`` (one line per run: config, seed, package version, git commit, results)
-and PNG figures into ``--out``. Everything here is small scale (hundreds of units, a few thousand
-optimisation steps on CPU): the published models use 4096 units and 10^5+ steps, so expect few
-or no grid-like units; the numbers below are what this scale gives, not a reproduction.
-
-Hyper-parameters (all in ``Config``; defaults):
-
-- environment: 2.2 m square box, dt 0.02 s, simulated rat-like walks (Rayleigh speed scale
-  0.13*2*pi m/s, turn s.d. 11.52 rad/s, 3 cm wall band), training sequences of 20 steps.
-- supervised: ReLU RNN, 256 hidden units, 256 place cells with Gaussian (softmax) tuning
-  (sigma 0.12 m), cross-entropy to the place code, Adam lr 1e-3 with weight decay 1e-4, batch 100,
-  gradient norm clipped at 1. Sorscher et al. need difference-of-Gaussians place cells for
-  hexagonal (rather than square/stripe) patterns; ``--place-kind dog`` selects them, but their
-  target code is nearly flat (entropy 5.40 nats vs 5.55 for uniform with 256 cells), and at this
-  budget the DoG network does not learn at all (loss 5.5454 -> 5.5415 in 300 steps, decoding error
-  unchanged at ~0.9 m), whereas the Gaussian one learns to path-integrate.
-- self-supervised: Norm-ReLU RNN, 128 units, one learned initial state; batches of 32 base
-  sequences (rat-like walks from the box centre) x 4 random permutations of their steps; loss
-  weights separation 1, invariance 1, capacity 0.1; sigma_x 0.2 m (places farther apart than this
-  must get distinct codes), sigma_g 0.35 (code-space kernel width for unit-norm codes), same-place
-  radius 0.02 m; 768 points per batch for the pairwise terms; Adam lr 1e-3.
-- evaluation: rate maps on 32x32 bins (6.9 cm) from fresh walks, smoothing 1 bin; gridness with
-  both variants; fraction of units above 0.3 and above their own 95th percentile of 20 time-shifted
-  shuffles (``gridness_shuffle_threshold``); modules by Gaussian mixture on log spacing and orientation (BIC) over units with
-  sargolini gridness > 0.3 (at least 3 needed).
+Writes ``results.jsonl`` (config, seed, version, git commit, results) and PNG figures into
+``--out``; trained models are checkpointed under ``OUT/control``, ``OUT/supervised``, ... and a
+re-run resumes or reuses them; the sweep appends one line per finished run to
+``OUT/sweep/sweep.jsonl`` and resumes where it stopped. A full-scale SIC configuration for a GPU
+is in ``analyses/ssl_grid_cells_gpu.json`` (``--config``).
 """
 
 from __future__ import annotations
@@ -53,12 +41,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import neurocompare
+from analyses._results import run_record
+from analyses.grid_models import (
+    ControlConfig,
+    SICConfig,
+    control_maps,
+    read_sweep,
+    shuffle_statistics,
+    sic_decoding_error,
+    sic_maps,
+    sic_sweep,
+    train_control,
+    train_sic,
+    unit_statistics,
+)
 from neurocompare import gridcells as gc
 from neurocompare._options import get_options, progress_enabled
 from neurocompare.gridcells import random_walks, trajectory_segments
-from neurocompare.models.path_integration import PathIntegrator, PlaceCells, permuted_batch, place_cell_loss, ssl_grid_loss
-from neurocompare.provenance import git_commit
+from neurocompare.models import build_model
+from neurocompare.models.grid_losses import ConformalLoss
+from neurocompare.models.path_integration import PathIntegrator, PlaceCells, place_cell_loss
+from neurocompare.models.spatial_code import uniform_positions
+from neurocompare.training import OptimizerConfig, train
 
 BOX = ((-1.1, 1.1), (-1.1, 1.1))
 
@@ -68,173 +72,76 @@ class Config:
     out: str = "results/ssl_grid_cells"
     seed: int = 0
     small: bool = False
+    control: ControlConfig = field(default_factory=ControlConfig)
+    multiscale_sigmas: tuple = (0.7, 1.0, 1.4)
+    multiscale_steps: int = 10_000
+    sic: SICConfig = field(default_factory=SICConfig)
+    sweep: bool = False
+    sweep_ratios: tuple = (0.1, 1.0, 10.0)
+    sweep_sigma_gs: tuple = (0.3, 0.6)
+    sweep_seeds: tuple = (0, 1)
+    sweep_steps: int = 1_500
+    # supervised path integrator (2.2 m box, rat-like walks)
     dt: float = 0.02
     seq_len: int = 20
-    # supervised
-    sup_cell: str = "rnn"
     sup_hidden: int = 256
     sup_place: int = 256
     place_sigma: float = 0.12
-    place_kind: str = "softmax"
     sup_steps: int = 3000
     sup_batch: int = 100
     sup_lr: float = 1e-3
     sup_weight_decay: float = 1e-4
-    # self-supervised
-    ssl_hidden: int = 128
-    ssl_steps: int = 2000
-    ssl_base_batch: int = 32
-    ssl_perms: int = 4
-    ssl_lr: float = 1e-3
-    sigma_x: float = 0.2
-    sigma_g: float = 0.35
-    same_place: float = 0.02
-    w_sep: float = 1.0
-    w_inv: float = 1.0
-    w_cap: float = 0.1
-    ssl_pairs: int = 768
-    # evaluation
     bins: int = 32
     eval_traj: int = 1000
-    ssl_eval_steps: int = 60
     error_steps: int = 100
     real_trajectories: int = 4
     n_shuffles: int = 20
-    checkpoint_every: int = 500
     data_root: str | None = None
-    device: str = "cpu"
-    extra: dict = field(default_factory=dict)
 
     def shrink(self) -> "Config":
-        """Parameters for CI (< 60 s in all)."""
+        """CI size (about a minute on one idle thread in all)."""
         return dataclasses.replace(
-            self, small=True, sup_hidden=64, sup_place=64, sup_steps=60, sup_batch=32, ssl_hidden=32, ssl_steps=40, ssl_base_batch=8, ssl_perms=3,
-            ssl_pairs=192, bins=20, eval_traj=150, ssl_eval_steps=30, error_steps=40, real_trajectories=1, checkpoint_every=0, n_shuffles=3,
+            self, small=True, control=self.control.shrink(), multiscale_steps=300, sic=self.sic.shrink(), sweep_ratios=(1.0,), sweep_sigma_gs=(0.4,),
+            sweep_seeds=(0,), sweep_steps=30, sup_hidden=64, sup_place=64, sup_steps=60, sup_batch=32, bins=20, eval_traj=150, error_steps=40,
+            real_trajectories=1, n_shuffles=3,
         )
 
 
-# ---------------------------------------------------------------------------------------------- training
+# ---------------------------------------------------------------------------------------------- supervised
 
 
-def _train(model, objective, data, steps, lr, weight_decay, out_dir, seed, checkpoint_every, device="cpu"):
-    """Use neurocompare.training.train (checkpoints + resume) when present; else a minimal loop."""
-    try:
-        from neurocompare.training import OptimizerConfig, train
-    except ImportError:  # pragma: no cover - the training package is part of neurocompare
-        train = None
-    if train is not None:
-        res = train(model, objective, lambda step: data(step), optimizer=OptimizerConfig(name="adam", lr=lr, weight_decay=weight_decay, grad_clip=1.0),
-                    steps=steps, out_dir=out_dir, checkpoint_every=checkpoint_every, log_every=max(steps // 20, 1), resume=True, seed=seed,
-                    device=device, progress=progress_enabled())
-        return res
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    for step in range(steps):
-        out = objective(model, data(step))
-        loss = out[0] if isinstance(out, tuple) else out
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return None
-
-
-def _walk_batch(n, steps, dt, rng_seed, start_centre=False):
-    start = np.zeros((n, 2)) if start_centre else None
-    return random_walks(n, steps, box=BOX, dt=dt, start=start, seed=rng_seed)
+def _walks(n, steps, dt, seed):
+    return random_walks(n, steps, box=BOX, dt=dt, seed=seed)
 
 
 def train_supervised(cfg: Config, out: Path):
-    torch.manual_seed(cfg.seed)
-    pc = PlaceCells(cfg.sup_place, cfg.place_sigma, BOX, kind=cfg.place_kind, seed=cfg.seed)
-    model = PathIntegrator(cfg.sup_cell, cfg.sup_hidden, cfg.sup_place, "relu")
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        pc = PlaceCells(cfg.sup_place, cfg.place_sigma, BOX, kind="softmax", seed=cfg.seed)
+        model = PathIntegrator("rnn", cfg.sup_hidden, cfg.sup_place, "relu")
 
     def data(step):
-        tr = _walk_batch(cfg.sup_batch, cfg.seq_len, cfg.dt, cfg.seed * 1_000_003 + step)
+        tr = _walks(cfg.sup_batch, cfg.seq_len, cfg.dt, cfg.seed * 1_000_003 + step)
         return torch.as_tensor(tr.velocity, dtype=torch.float32), torch.as_tensor(tr.position, dtype=torch.float32)
 
     def objective(model, batch):
         vel, pos = batch
         logits = model(vel, pc(pos[:, 0]))
-        loss = place_cell_loss(logits, pc(pos[:, 1:]))
-        with torch.no_grad():
-            err = (pc.decode(torch.softmax(logits, -1)) - pos[:, 1:]).norm(dim=-1).mean()
-        return loss, {"decode_error_m": float(err)}
+        return place_cell_loss(logits, pc(pos[:, 1:])), {}
 
     t0 = time.time()
-    res = _train(model, objective, data, cfg.sup_steps, cfg.sup_lr, cfg.sup_weight_decay, out / "supervised", cfg.seed, cfg.checkpoint_every, cfg.device)
-    return model.cpu(), pc, time.time() - t0, res
-
-
-def train_ssl(cfg: Config, out: Path):
-    torch.manual_seed(cfg.seed)
-    model = PathIntegrator("rnn", cfg.ssl_hidden, None, "norm_relu")
-    gen = torch.Generator().manual_seed(cfg.seed)
-
-    def data(step):
-        tr = _walk_batch(cfg.ssl_base_batch, cfg.seq_len, cfg.dt, cfg.seed * 1_000_003 + 7 + step, start_centre=True)
-        vel = permuted_batch(torch.as_tensor(tr.velocity, dtype=torch.float32), cfg.ssl_perms, generator=gen)
-        pos = torch.cumsum(vel * cfg.dt, dim=1)  # from the shared start (0, 0); only the loss sees it
-        return vel, pos
-
-    def objective(model, batch):
-        vel, pos = batch
-        codes = model(vel)
-        return ssl_grid_loss(codes, pos, sigma_x=cfg.sigma_x, sigma_g=cfg.sigma_g, same_place=cfg.same_place, w_sep=cfg.w_sep, w_inv=cfg.w_inv,
-                             w_cap=cfg.w_cap, max_pairs_points=cfg.ssl_pairs, generator=gen)
-
-    t0 = time.time()
-    res = _train(model, objective, data, cfg.ssl_steps, cfg.ssl_lr, 0.0, out / "ssl", cfg.seed, cfg.checkpoint_every, cfg.device)
-    return model.cpu(), time.time() - t0, res
-
-
-# ---------------------------------------------------------------------------------------------- evaluation
-
-
-def unit_statistics(maps: np.ndarray, bin_size: float) -> dict:
-    s = gc.grid_scores(maps, bin_size=bin_size)
-    gs, gb = s["gridness_sargolini"], s["gridness_banino"]
-    grid = np.isfinite(gs) & (gs > 0.3)
-    have = grid & np.isfinite(s["spacing"])
-    mods = gc.detect_modules(s["spacing"][have], s["orientation"][have]) if have.sum() >= 3 else {"n_modules": 0, "periods": np.array([]), "ratios": np.array([])}
-    return {
-        "n_units": int(len(maps)),
-        "n_scored": int(np.isfinite(gs).sum()),
-        "gridness_sargolini_median": float(np.nanmedian(gs)) if np.isfinite(gs).any() else None,
-        "gridness_banino_median": float(np.nanmedian(gb)) if np.isfinite(gb).any() else None,
-        "frac_sargolini_gt_0.3": float(np.mean(np.nan_to_num(gs, nan=-9) > 0.3)),
-        "frac_banino_gt_0.3": float(np.mean(np.nan_to_num(gb, nan=-9) > 0.3)),
-        "gridness_sargolini": [None if not np.isfinite(v) else round(float(v), 4) for v in gs],
-        "gridness_banino": [None if not np.isfinite(v) else round(float(v), 4) for v in gb],
-        "n_modules": int(mods["n_modules"]),
-        "module_periods": [float(p) for p in np.asarray(mods["periods"]).ravel()],
-        "module_period_ratios": [float(r) for r in np.asarray(mods["ratios"]).ravel()],
-        "n_grid_units_with_spacing": int(have.sum()),
-        "module_note": "modules need >= 3 units each; with fewer than ~20 grid units the count is not meaningful",
-        "_scores": s,
-    }
+    train(model, objective, data, optimizer=OptimizerConfig(name="adam", lr=cfg.sup_lr, weight_decay=cfg.sup_weight_decay, grad_clip=1.0),
+          steps=cfg.sup_steps, out_dir=out / "supervised", checkpoint_every=500 if not cfg.small else 0, log_every=max(cfg.sup_steps // 20, 1),
+          resume=True, seed=cfg.seed, device="cpu", progress=progress_enabled())
+    return model.eval(), pc, time.time() - t0
 
 
 def supervised_maps(model, pc, cfg: Config, seed: int):
-    """Rate maps (unit, y, x), plus the activity (time, unit) and positions (time, 2) behind them."""
-    tr = _walk_batch(cfg.eval_traj, cfg.seq_len, cfg.dt, seed)
+    tr = _walks(cfg.eval_traj, cfg.seq_len, cfg.dt, seed)
     with torch.no_grad():
-        h = model.hidden(torch.as_tensor(tr.velocity, dtype=torch.float32), pc(torch.as_tensor(tr.position[:, 0], dtype=torch.float32))).numpy()
+        h = model.hidden(torch.as_tensor(tr.velocity, dtype=torch.float32), pc(torch.as_tensor(tr.position[:, 0], dtype=torch.float32))).double().numpy()
     act, pos = h.reshape(-1, h.shape[-1]), tr.position[:, 1:].reshape(-1, 2)
     return gc.rate_maps(act, pos, bins=cfg.bins, box=BOX, sigma=1.0), act, pos
-
-
-def ssl_maps(model, cfg: Config, seed: int):
-    tr = _walk_batch(cfg.eval_traj, cfg.ssl_eval_steps, cfg.dt, seed, start_centre=True)
-    with torch.no_grad():
-        h = model(torch.as_tensor(tr.velocity, dtype=torch.float32)).numpy()
-    act, pos = h.reshape(-1, h.shape[-1]), tr.position[:, 1:].reshape(-1, 2)
-    return gc.rate_maps(act, pos, bins=cfg.bins, box=BOX, sigma=1.0, min_occupancy=3), act, pos
-
-
-def shuffle_statistics(act, pos, cfg: Config, seed: int) -> dict:
-    """Fraction of units whose gridness beats the 95th percentile of their time-shuffled null."""
-    res = gc.gridness_shuffle_threshold(act, pos, n_shuffles=cfg.n_shuffles, bins=cfg.bins, box=BOX, sigma=1.0, seed=seed)
-    above = np.isfinite(res["gridness"]) & np.isfinite(res["threshold"]) & (res["gridness"] > res["threshold"])
-    return {"n_shuffles": cfg.n_shuffles, "frac_above_shuffle95": float(above.mean()), "median_threshold": float(np.nanmedian(res["threshold"])) if np.isfinite(res["threshold"]).any() else None}
 
 
 def supervised_error_curve(model, pc, velocity, position):
@@ -244,22 +151,11 @@ def supervised_error_curve(model, pc, velocity, position):
     return np.linalg.norm(est - position[:, 1:], axis=-1).mean(axis=0)
 
 
-def ssl_error_curve(model, cfg: Config, seed: int, steps: int):
-    """Nearest-neighbour decoding of position from codes (codebook from separate walks)."""
-    from sklearn.neighbors import KNeighborsRegressor
-
-    book = _walk_batch(cfg.eval_traj, steps, cfg.dt, seed + 1, start_centre=True)
-    test = _walk_batch(max(cfg.eval_traj // 4, 20), steps, cfg.dt, seed + 2, start_centre=True)
-    with torch.no_grad():
-        hb = model(torch.as_tensor(book.velocity, dtype=torch.float32)).numpy()
-        ht = model(torch.as_tensor(test.velocity, dtype=torch.float32)).numpy()
-    knn = KNeighborsRegressor(n_neighbors=5).fit(hb.reshape(-1, hb.shape[-1]), book.position[:, 1:].reshape(-1, 2))
-    est = knn.predict(ht.reshape(-1, ht.shape[-1])).reshape(ht.shape[0], ht.shape[1], 2)
-    return np.linalg.norm(est - test.position[:, 1:], axis=-1).mean(axis=0)
+# ---------------------------------------------------------------------------------------------- real units
 
 
 def real_mec_statistics(cfg: Config) -> dict:
-    out = {}
+    out: dict = {}
     try:
         from data_loaders import gerlei_mec, sargolini2006
     except ImportError as err:  # pragma: no cover
@@ -268,15 +164,10 @@ def real_mec_statistics(cfg: Config) -> dict:
         ds = gerlei_mec.load(root=cfg.data_root)
         maps = np.asarray(ds["rate_map"].values)
         st = unit_statistics(maps, bin_size=2.5)
-        pub = np.asarray(ds["grid_score"].values)
-        from scipy.stats import spearmanr
-
-        st["published_grid_score"] = [round(float(v), 4) for v in pub]
-        st["spearman_vs_published_sargolini"] = float(spearmanr(st["_scores"]["gridness_sargolini"], pub)[0])
-        st["spearman_vs_published_banino"] = float(spearmanr(st["_scores"]["gridness_banino"], pub)[0])
-        st["abs_diff_sargolini"] = [round(float(v), 3) for v in np.abs(st["_scores"]["gridness_sargolini"] - pub)]
+        st["published_grid_score"] = [round(float(v), 4) for v in np.asarray(ds["grid_score"].values)]
         st["spacing_cm"] = [round(float(v), 1) for v in st["_scores"]["spacing"]]
         st["published_spacing_cm"] = [round(float(v), 1) for v in np.asarray(ds["grid_spacing"].values)]
+        st["_maps"] = maps
         out["gerlei_mec"] = st
     except (FileNotFoundError, OSError, ValueError) as err:
         out["gerlei_mec"] = {"error": str(err)}
@@ -288,149 +179,231 @@ def real_mec_statistics(cfg: Config) -> dict:
         out["sargolini_cell"] = {
             "occupancy": "uniform over the 1 m box (the cell's own trajectory is not in the data set)",
             "gridness_sargolini": float(s["gridness_sargolini"][0]), "gridness_banino": float(s["gridness_banino"][0]),
-            "spacing_cm": float(s["spacing"][0]), "orientation_deg": float(s["orientation"][0]), "_map": m, "_sac": s["sacs"],
+            "spacing_cm": float(s["spacing"][0]), "orientation_deg": float(s["orientation"][0]),
+            "n_modules": "one cell: no module statistics", "_map": m, "_sac": s["sacs"],
         }
     except (FileNotFoundError, OSError, ValueError) as err:
         out["sargolini_cell"] = {"error": str(err)}
     return out
 
 
+# ---------------------------------------------------------------------------------------------- run
+
+
 def _public(d):
     if isinstance(d, dict):
-        return {k: _public(v) for k, v in d.items() if not k.startswith("_")}
+        return {k: _public(v) for k, v in d.items() if not str(k).startswith("_")}
+    if isinstance(d, (list, tuple)):
+        return [_public(v) for v in d]
     if isinstance(d, np.ndarray):
         return d.tolist()
-    if isinstance(d, (np.floating, np.integer)):
+    if isinstance(d, (np.floating, np.integer, np.bool_)):
         return d.item()
     return d
+
+
+def best_sweep_setting(rows: list[dict]) -> dict | None:
+    """The (ratio, sigma_g, invariance) with the highest mean fraction above the shuffle threshold."""
+    if not rows:
+        return None
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["ratio"], r["sigma_g"], r["invariance"]), []).append(r)
+    (ratio, sg, inv), runs = max(groups.items(), key=lambda kv: np.mean([r["frac_above_shuffle95"] for r in kv[1]]))
+    vals = np.array([r["frac_above_shuffle95"] for r in runs])
+    return {"ratio": ratio, "sigma_g": sg, "invariance": inv, "seeds": [r["seed"] for r in runs], "frac_above_shuffle95": vals.tolist(),
+            "mean": float(vals.mean()), "min": float(vals.min()), "max": float(vals.max()), "keys": [r["key"] for r in runs]}
+
+
+def sweep_table(rows: list[dict]) -> list[dict]:
+    """Mean and range over seeds of every swept setting."""
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["ratio"], r["sigma_g"], r["invariance"]), []).append(r)
+    table = []
+    for (ratio, sg, inv), runs in sorted(groups.items()):
+        f = np.array([r["frac_above_shuffle95"] for r in runs])
+        g = np.array([r["gridness_median"] for r in runs], dtype=float)
+        table.append({"ratio": ratio, "sigma_g": sg, "invariance": inv, "n_seeds": len(runs), "frac_above_shuffle95_mean": float(f.mean()),
+                      "frac_above_shuffle95_range": [float(f.min()), float(f.max())], "gridness_median_mean": float(np.nanmean(g))})
+    return table
+
+
+def _model_stats(maps, act, pos, bin_size, bins, box, n_shuffles, seed):
+    st = unit_statistics(maps, bin_size)
+    st["shuffle"] = shuffle_statistics(act, pos, bins=bins, box=box, n_shuffles=n_shuffles, seed=seed)
+    return st
 
 
 def run(cfg: Config) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)  # small recurrent nets: one thread is fastest (and fair to a shared CPU)
-    results: dict = {}
+    torch.set_num_threads(1)  # small networks: one thread is fastest (and fair to a shared CPU)
+    res: dict = {"train_seconds": {}}
+    ctl = dataclasses.replace(cfg.control, seed=cfg.seed)
 
-    sup, pc, t_sup, _ = train_supervised(cfg, out)
-    ssl, t_ssl, _ = train_ssl(cfg, out)
-    results["train_seconds"] = {"supervised": round(t_sup, 1), "ssl": round(t_ssl, 1)}
+    # 1. positive control, one scale and several
+    model, secs, _ = train_control(ctl, out / "control")
+    res["train_seconds"]["control"] = round(secs, 1)
+    maps, act, pos = control_maps(model, ctl)
+    cbin = ctl.side / ctl.bins
+    res["control"] = _model_stats(maps, act, pos, cbin, ctl.bins, ctl.box(), ctl.n_shuffles, cfg.seed)
+    res["control"]["_maps"] = maps
+    res["control"]["spacing_unit"] = "sigma (the conformal scale)"
 
-    sup.eval()
-    ssl.eval()
-    bin_size = 2.2 / cfg.bins
-    sup_maps, sup_act, sup_pos = supervised_maps(sup, pc, cfg, seed=10_000 + cfg.seed)
-    ssl_m, ssl_act, ssl_pos = ssl_maps(ssl, cfg, seed=20_000 + cfg.seed)
-    results["supervised"] = unit_statistics(sup_maps, bin_size)
-    results["ssl"] = unit_statistics(ssl_m, bin_size)
-    results["supervised"]["shuffle"] = shuffle_statistics(sup_act, sup_pos, cfg, seed=cfg.seed)
-    results["ssl"]["shuffle"] = shuffle_statistics(ssl_act, ssl_pos, cfg, seed=cfg.seed)
+    ms = dataclasses.replace(ctl, steps=cfg.multiscale_steps)
+    ms_model = build_model("spatial_code_ff", n_units=ms.n_units, seed=cfg.seed)
+    ms_loss = ConformalLoss(tuple(cfg.multiscale_sigmas), alpha=ms.alpha, envelope=ms.envelope)
+    t0 = time.time()
+    train(ms_model, lambda m, x: ms_loss(m(x), x), lambda step: uniform_positions(ms.batch, ms.box(), generator=torch.Generator().manual_seed(cfg.seed * 7919 + step)),
+          optimizer=OptimizerConfig(name="adam", lr=ms.lr), steps=ms.steps, out_dir=out / "control_multiscale", checkpoint_every=ms.checkpoint_every,
+          log_every=max(ms.steps // 50, 1), resume=True, seed=cfg.seed, device="cpu", progress=progress_enabled())
+    res["train_seconds"]["control_multiscale"] = round(time.time() - t0, 1)
+    mmaps, mact, mpos = control_maps(ms_model.eval(), ms)
+    res["control_multiscale"] = _model_stats(mmaps, mact, mpos, cbin, ms.bins, ms.box(), ms.n_shuffles, cfg.seed)
+    res["control_multiscale"]["sigmas"] = list(cfg.multiscale_sigmas)
+    res["control_multiscale"]["_maps"] = mmaps
 
-    # path-integration error over time: simulated walks (longer than training) and real rat paths
-    long = _walk_batch(max(cfg.eval_traj // 4, 20), cfg.error_steps, cfg.dt, 30_000 + cfg.seed)
-    curves = {"supervised, simulated walks": supervised_error_curve(sup, pc, long.velocity, long.position)}
+    # 2. supervised path integrator
+    sup, pc, secs = train_supervised(cfg, out)
+    res["train_seconds"]["supervised"] = round(secs, 1)
+    smaps, sact, spos = supervised_maps(sup, pc, cfg, seed=10_000 + cfg.seed)
+    res["supervised"] = _model_stats(smaps, sact, spos, 2.2 / cfg.bins, cfg.bins, BOX, cfg.n_shuffles, cfg.seed)
+    res["supervised"]["_maps"] = smaps
+
+    # 3. SIC RNN: the sweep (optional), then the best setting (or the configured one)
+    sic_cfg = dataclasses.replace(cfg.sic, seed=cfg.seed)
+    rows = read_sweep(out / "sweep" / "sweep.jsonl")
+    if cfg.sweep:
+        rows = sic_sweep(dataclasses.replace(cfg.sic, steps=cfg.sweep_steps, n_shuffles=cfg.n_shuffles), cfg.sweep_ratios, cfg.sweep_sigma_gs, cfg.sweep_seeds, out / "sweep")
+    best = best_sweep_setting(rows)
+    res["sweep"] = {"runs": len(rows), "table": sweep_table(rows), "best": best, "chance": "5 % of units (95th percentile of each unit's own null)"}
+    sic_model = None
+    if best is not None:
+        key = [k for k in best["keys"] if k.endswith(f"_s{cfg.seed}")] or best["keys"][:1]
+        ckpt = out / "sweep" / f"{key[0]}.pt"
+        row = next(r for r in rows if r["key"] == key[0])
+        sic_cfg = SICConfig(**{**row["config"]})
+        if ckpt.exists():
+            sic_model = build_model("ssl_path_integrator", n_hidden=sic_cfg.n_units, identity_init=sic_cfg.identity_init, seed=sic_cfg.seed)
+            sic_model.load_state_dict(torch.load(ckpt, weights_only=True))
+            sic_model.eval()
+    if sic_model is None:
+        sic_model, secs, _ = train_sic(sic_cfg, out / "sic")
+        res["train_seconds"]["sic"] = round(secs, 1)
+    res["sic_config"] = dataclasses.asdict(sic_cfg)
+    rmaps, ract, rpos = sic_maps(sic_model, sic_cfg, seed=20_000 + cfg.seed)
+    res["sic"] = _model_stats(rmaps, ract, rpos, 2 * sic_cfg.eval_extent / sic_cfg.bins, sic_cfg.bins, sic_cfg.box(), cfg.n_shuffles, cfg.seed)
+    res["sic"]["_maps"] = rmaps
+    res["sic"]["spacing_unit"] = "step half-width of the uniform velocity distribution"
+
+    # path-integration error over time
+    long = _walks(max(cfg.eval_traj // 4, 20), cfg.error_steps, cfg.dt, 30_000 + cfg.seed)
+    curves = {"supervised RNN, simulated walks (m)": supervised_error_curve(sup, pc, long.velocity, long.position)}
     try:
         from data_loaders import sargolini2006
 
         trajs = sargolini2006.load_trajectories(root=cfg.data_root, indices=list(range(cfg.real_trajectories)))
         real = trajectory_segments(trajs, cfg.error_steps, n=max(cfg.eval_traj // 4, 20), scale=2.2, seed=cfg.seed)
-        curves["supervised, real rat velocities (Sargolini 2006)"] = supervised_error_curve(sup, pc, real.velocity, real.position)
+        curves["supervised RNN, real rat velocities (Sargolini 2006) (m)"] = supervised_error_curve(sup, pc, real.velocity, real.position)
     except (ImportError, FileNotFoundError, OSError, ValueError) as err:
-        results["real_trajectory_error"] = str(err)
-    curves["ssl (kNN decoder), simulated walks"] = ssl_error_curve(ssl, cfg, 40_000 + cfg.seed, cfg.error_steps)
-    results["error_growth_m"] = {k: [round(float(v), 4) for v in c] for k, c in curves.items()}
-    results["error_at"] = {k: {"step_1": float(c[0]), f"step_{cfg.seq_len}": float(c[min(cfg.seq_len, len(c)) - 1]), f"step_{len(c)}": float(c[-1])} for k, c in curves.items()}
+        res["real_trajectory_error"] = str(err)
+    curves["SIC RNN, kNN decoder, uniform steps (step units)"] = sic_decoding_error(sic_model, sic_cfg, seed=40_000 + cfg.seed, length=2 * sic_cfg.length)
+    res["error_growth"] = {k: [round(float(v), 4) for v in c] for k, c in curves.items()}
 
-    brain = real_mec_statistics(cfg)
-    results["brain"] = brain
+    res["brain"] = real_mec_statistics(cfg)
+    _figures(res, curves, rows, out, cfg)
 
-    # figures
+    record = {**run_record("ssl_grid_cells", cfg), "kind": "run", "seed": cfg.seed, "results": _public(res)}
+    with open(out / "results.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    return res
+
+
+def _figures(res, curves, rows, out: Path, cfg: Config) -> None:
     try:
-        from neurocompare.plotting.gridcells import plot_error_growth, plot_gridness_distributions, plot_rate_maps
-
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        for name, maps in (("supervised", sup_maps), ("ssl", ssl_m)):
-            s = results[name]["_scores"]
-            order = np.argsort(-np.nan_to_num(s["gridness_sargolini"], nan=-9))[:16]
-            fig = plot_rate_maps(maps[order], sacs=s["sacs"][order], scores={"gridness_sargolini": s["gridness_sargolini"][order], "gridness_banino": s["gridness_banino"][order]},
-                                 titles=[f"unit {i}" for i in order])
-            fig.savefig(out / f"rate_maps_{name}.png", dpi=90)
-            plt.close(fig)
-        groups = {"supervised RNN": results["supervised"]["_scores"]["gridness_sargolini"], "self-supervised RNN": results["ssl"]["_scores"]["gridness_sargolini"]}
-        if "gerlei_mec" in brain and "_scores" in brain["gerlei_mec"]:
-            groups["MEC units (Gerlei)"] = brain["gerlei_mec"]["_scores"]["gridness_sargolini"]
-        fig = plot_gridness_distributions(groups, title="Gridness (sargolini variant): models vs MEC")
-        fig.savefig(out / "gridness_model_vs_brain.png", dpi=90)
-        plt.close(fig)
-        fig = plot_error_growth(curves, dt=cfg.dt)
-        fig.savefig(out / "path_integration_error.png", dpi=90)
-        plt.close(fig)
-        if "sargolini_cell" in brain and "_map" in brain["sargolini_cell"]:
-            sc = brain["sargolini_cell"]
-            fig = plot_rate_maps(sc["_map"], sacs=sc["_sac"], scores={"gridness_sargolini": [sc["gridness_sargolini"]], "gridness_banino": [sc["gridness_banino"]]}, titles=["Sargolini T6C3"])
-            fig.savefig(out / "sargolini_cell.png", dpi=90)
-            plt.close(fig)
-        if "gerlei_mec" in brain and "_scores" in brain["gerlei_mec"]:
-            s = brain["gerlei_mec"]["_scores"]
-            ds_maps = np.asarray(__import__("data_loaders.gerlei_mec", fromlist=["load"]).load(root=cfg.data_root)["rate_map"].values)
-            fig = plot_rate_maps(ds_maps, sacs=s["sacs"], scores={"gridness_sargolini": s["gridness_sargolini"], "published": brain["gerlei_mec"]["published_grid_score"]}, ncols=7)
-            fig.savefig(out / "gerlei_mec_units.png", dpi=90)
-            plt.close(fig)
+        from neurocompare.plotting import plot_error_growth, plot_gridness_distributions, plot_rate_maps, plot_sweep_heatmap
     except ImportError as err:  # pragma: no cover
-        results["figures"] = f"skipped: {err}"
+        res["figures"] = f"skipped: {err}"
+        return
+    for name in ("control", "control_multiscale", "supervised", "sic"):
+        s = res[name]["_scores"]
+        order = np.argsort(-np.nan_to_num(s["gridness_sargolini"], nan=-9))[:16]
+        fig = plot_rate_maps(res[name]["_maps"][order], sacs=s["sacs"][order], scores={"gridness_sargolini": s["gridness_sargolini"][order]},
+                             titles=[f"unit {i}" for i in order])
+        fig.savefig(out / f"rate_maps_{name}.png", dpi=80)
+        plt.close(fig)
+    groups = {"control (FF)": res["control"]["_scores"]["gridness_sargolini"], "control, 3 scales": res["control_multiscale"]["_scores"]["gridness_sargolini"],
+              "supervised RNN": res["supervised"]["_scores"]["gridness_sargolini"], "SIC RNN": res["sic"]["_scores"]["gridness_sargolini"]}
+    brain = res["brain"]
+    if "_scores" in brain.get("gerlei_mec", {}):
+        groups["MEC units (Gerlei)"] = brain["gerlei_mec"]["_scores"]["gridness_sargolini"]
+    fig = plot_gridness_distributions(groups, title="Gridness (sargolini variant): models vs MEC")
+    fig.savefig(out / "gridness_model_vs_brain.png", dpi=80)
+    plt.close(fig)
+    fig = plot_error_growth(curves, dt=1.0, unit="see legend")
+    fig.savefig(out / "path_integration_error.png", dpi=80)
+    plt.close(fig)
+    if rows:
+        fig = plot_sweep_heatmap(rows, title="SIC RNN: fraction of units above their own 95% shuffle threshold")
+        fig.savefig(out / "sweep_heatmap.png", dpi=80)
+        plt.close(fig)
+    if "_map" in brain.get("sargolini_cell", {}):
+        sc = brain["sargolini_cell"]
+        fig = plot_rate_maps(sc["_map"], sacs=sc["_sac"], scores={"gridness_sargolini": [sc["gridness_sargolini"]]}, titles=["Sargolini T6C3"])
+        fig.savefig(out / "sargolini_cell.png", dpi=80)
+        plt.close(fig)
+    if "_maps" in brain.get("gerlei_mec", {}):
+        g = brain["gerlei_mec"]
+        fig = plot_rate_maps(g["_maps"], sacs=g["_scores"]["sacs"], scores={"gridness_sargolini": g["_scores"]["gridness_sargolini"], "published": g["published_grid_score"]}, ncols=7)
+        fig.savefig(out / "gerlei_mec_units.png", dpi=80)
+        plt.close(fig)
 
-    # checkpoints for `neurocompare gridscore model.pt`
-    torch.save({"model_state": sup.state_dict(), "model_kwargs": {"cell": cfg.sup_cell, "n_hidden": cfg.sup_hidden, "n_place": cfg.sup_place, "activation": "relu"},
-                "place_cells": {"n": cfg.sup_place, "sigma": cfg.place_sigma, "box": BOX, "kind": cfg.place_kind, "seed": cfg.seed}, "box": BOX}, out / "supervised_model.pt")
-    torch.save({"model_state": ssl.state_dict(), "model_kwargs": {"cell": "rnn", "n_hidden": cfg.ssl_hidden, "n_place": None, "activation": "norm_relu"}, "place_cells": None, "box": BOX},
-               out / "ssl_model.pt")
 
-    record = {"analysis": "ssl_grid_cells", "config": dataclasses.asdict(cfg), "seed": cfg.seed, "neurocompare_version": neurocompare.__version__, "git_commit": git_commit(),
-              "torch_version": torch.__version__, "results": _public(results)}
-    with open(out / "results.jsonl", "a") as f:
-        f.write(json.dumps(record) + "\n")
-    return results
+def _summary_line(name: str, r: dict) -> str:
+    return (f"{name:<20} units {r['n_units']}: median gridness {r['gridness_sargolini_median']}; > 0.3: {r['frac_sargolini_gt_0.3']:.2f}; "
+            f"> own shuffle 95%: {r['shuffle']['frac_above_shuffle95']:.2f}; modules {r['n_modules']} periods {r['module_periods']} ratios {r['module_period_ratios']}")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
-    p.add_argument("--small", action="store_true", help="tiny settings for CI (< 60 s)")
+    p.add_argument("--small", action="store_true", help="tiny settings for CI")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", default=None, help="recorded-data folder (default: $NEUROCOMPARE_DATA, else ../shared/data beside the repo)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (training only; evaluation runs on CPU)")
-    p.add_argument("--place-kind", choices=("softmax", "dog"), default=None, help="place-cell code of the supervised net")
-    p.add_argument("--sup-steps", type=int, default=None)
-    p.add_argument("--ssl-steps", type=int, default=None)
+    p.add_argument("--sweep", action="store_true", help="run (or resume) the SIC weight sweep before picking its best setting")
+    p.add_argument("--config", default=None, help="JSON with overrides: {'control': {...}, 'sic': {...}, 'sweep_ratios': [...], ...}")
+    p.add_argument("--data", default=None, help="recorded-data folder (default: the data_dir option, else ../shared/data beside the repo)")
     args = p.parse_args(argv)
     data = args.data or (str(get_options()["data_dir"]) if get_options()["data_dir"] is not None else None)
     if data is None:
         guess = Path(__file__).resolve().parents[2] / "shared" / "data"
         data = str(guess) if guess.is_dir() else None
-    cfg = Config(out=args.out, seed=args.seed, data_root=data, device=args.device)
+    cfg = Config(out=args.out, seed=args.seed, data_root=data, sweep=args.sweep)
     if args.small:
         cfg = cfg.shrink()
-    if args.sup_steps is not None:
-        cfg.sup_steps = args.sup_steps
-    if args.place_kind is not None:
-        cfg.place_kind = args.place_kind
-    if args.ssl_steps is not None:
-        cfg.ssl_steps = args.ssl_steps
+    if args.config:
+        over = json.loads(Path(args.config).read_text())
+        over = {k: v for k, v in over.items() if not k.startswith("_")}
+        if "control" in over:
+            cfg.control = dataclasses.replace(cfg.control, **over.pop("control"))
+        if "sic" in over:
+            cfg.sic = dataclasses.replace(cfg.sic, **over.pop("sic"))
+        cfg = dataclasses.replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in over.items()})
     res = run(cfg)
-    for name in ("supervised", "ssl"):
-        r = res[name]
-        print(f"{name:<11} units {r['n_units']}: median gridness sargolini {r['gridness_sargolini_median']}, banino {r['gridness_banino_median']}; "
-              f"> 0.3: {r['frac_sargolini_gt_0.3']:.2f} / {r['frac_banino_gt_0.3']:.2f}; > own shuffle 95%: {r['shuffle']['frac_above_shuffle95']:.2f}; "
-              f"modules {r['n_modules']} ratios {r['module_period_ratios']}")
-    b = res["brain"].get("gerlei_mec", {})
-    if "n_units" in b:
-        print(f"MEC (Gerlei) units {b['n_units']}: median gridness {b['gridness_sargolini_median']:.2f}; > 0.3: {b['frac_sargolini_gt_0.3']:.2f}; "
-              f"Spearman vs published {b['spearman_vs_published_sargolini']:.2f}")
-    for k, v in res["error_at"].items():
-        print(f"PI error {k}: {v}")
+    for name in ("control", "control_multiscale", "supervised", "sic"):
+        print(_summary_line(name, res[name]))
+    b = res["sweep"]["best"]
+    if b:
+        print(f"sweep: {res['sweep']['runs']} runs; best ratio {b['ratio']} sigma_g {b['sigma_g']}: > own shuffle 95% {b['mean']:.2f} (seeds {b['seeds']}, range {b['min']:.2f}-{b['max']:.2f})")
+    g = res["brain"].get("gerlei_mec", {})
+    if "n_units" in g:
+        print(f"MEC (Gerlei) units {g['n_units']}: median gridness {g['gridness_sargolini_median']:.2f}; > 0.3: {g['frac_sargolini_gt_0.3']:.2f}; "
+              f"modules {g['n_modules']} periods {g['module_periods']}")
     print(f"written {Path(cfg.out) / 'results.jsonl'}")
     return 0
 

@@ -216,3 +216,15 @@ def test_sic_training_lowers_the_loss():
         loss.backward()
         opt.step()
     assert evaluate() < before - 0.05
+
+
+def test_multiscale_conformal_loss_is_the_mean_over_scales():
+    x = _positions(40, seed=4, scale=3.0)
+    g = norm_relu(torch.randn(40, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(5)))
+    loss, terms = ConformalLoss((0.5, 1.0, 2.0), alpha=1.0)(g, x)
+    expect = sum(float(conformal_loss(g, x, sigma=s)) for s in (0.5, 1.0, 2.0)) / 3
+    assert float(loss) == pytest.approx(expect, rel=1e-12)
+    with pytest.raises(ValueError, match="non-empty"):
+        ConformalLoss(())
+    with pytest.raises(ValueError, match="sigma"):
+        ConformalLoss((1.0, -1.0))

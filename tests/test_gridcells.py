@@ -544,3 +544,20 @@ def test_shuffle_progress_bar_follows_the_options(capsys):
     with set_options(progress=False):  # the user's global "be quiet" beats progress=True
         gc.gridness_shuffle_threshold(act, pos, progress=True, **kw)
     assert "shuffles" not in capsys.readouterr().err
+
+
+def test_detect_modules_merges_clusters_closer_than_the_period_ratio():
+    # one module of period 40 whose units fall into two orientation clusters: the mixture splits
+    # it, the period-ratio rule makes it one module again; 1.0 keeps the split
+    rng = np.random.default_rng(3)
+    spacing = rng.normal(40, 0.4, 60)
+    ori = np.r_[rng.normal(5, 0.5, 30), rng.normal(35, 0.5, 30)]
+    assert gc.detect_modules(spacing, ori, min_period_ratio=1.0)["n_modules"] == 2
+    res = gc.detect_modules(spacing, ori)
+    assert res["n_modules"] == 1 and res["sizes"].tolist() == [60]
+    assert res["periods"][0] == pytest.approx(np.median(spacing))
+    # two real modules 1.4 apart stay two
+    two = gc.detect_modules(np.r_[rng.normal(40, 1, 30), rng.normal(56, 1, 30)])
+    assert two["n_modules"] == 2 and two["ratios"][0] == pytest.approx(1.4, rel=0.03)
+    with pytest.raises(ValueError, match="min_period_ratio"):
+        gc.detect_modules(spacing, min_period_ratio=0.5)

@@ -217,6 +217,7 @@ def detect_modules(
     max_modules: int = 6,
     orientation_weight: float = 0.5,
     min_module_size: int = 3,
+    min_period_ratio: float = 1.15,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Cluster grid units into modules by spacing (and orientation) and compare module periods.
@@ -233,6 +234,11 @@ def detect_modules(
     min_module_size : int
         Clusters with fewer units are not counted as modules (their units get label -1): a lone
         unit with an odd spacing is not evidence for a module.
+    min_period_ratio : float
+        Clusters whose median periods differ by less than this factor are merged into one module
+        (successive ratios in rats are about 1.4, Stensola et al. 2012; a mixture on a very tight
+        spacing distribution can otherwise split one module by a few percent or by orientation
+        alone). 1.0 keeps every cluster.
 
     Returns
     -------
@@ -242,6 +248,8 @@ def detect_modules(
     """
     from sklearn.mixture import GaussianMixture
 
+    if min_period_ratio < 1.0:
+        raise ValueError(f"detect_modules: min_period_ratio must be >= 1 (1 keeps every cluster); got {min_period_ratio!r}.")
     sp = np.asarray(spacing, dtype=np.float64).ravel()
     ok = np.isfinite(sp) & (sp > 0)
     feats = [np.log(sp)]
@@ -267,6 +275,19 @@ def detect_modules(
     uniq = np.unique(lab[lab >= 0])
     if len(uniq) == 0:
         return {"n_modules": 0, "labels": labels, "periods": np.array([]), "ratios": np.array([]), "sizes": np.array([], dtype=np.int64)}
+    periods = np.array([np.median(sp[ok][lab == k]) for k in uniq])
+    # merge clusters closer in period than min_period_ratio (walking up from the smallest period)
+    by_period = uniq[np.argsort(periods)]
+    merged, anchor = {}, None
+    for k in by_period:
+        p = np.median(sp[ok][lab == k])
+        if anchor is not None and p / anchor[1] < min_period_ratio:
+            merged[int(k)] = anchor[0]
+        else:
+            anchor = (int(k), p)
+            merged[int(k)] = int(k)
+    lab = np.array([merged.get(int(v), -1) if v >= 0 else -1 for v in lab])
+    uniq = np.unique(lab[lab >= 0])
     periods = np.array([np.median(sp[ok][lab == k]) for k in uniq])
     order = np.argsort(periods)
     remap = {int(uniq[o]): r for r, o in enumerate(order)}

@@ -319,19 +319,28 @@ class ConformalLoss(nn.Module):
 
     ``loss = alpha * conformal_loss(codes, positions, sigma, sigma_g, envelope)
     + (1 - alpha) * capacity_loss(codes, capacity)``; ``forward(codes, positions) -> (loss, terms)``.
+
+    ``sigma`` may be a sequence of scales: the conformal term is then the mean of the terms at each
+    scale (a multi-scale kernel; one scale gives one grid module, several may give several).
     """
 
-    def __init__(self, sigma: float, *, alpha: float = 0.88, sigma_g: float = 2**-0.5, envelope: float = 1.5, capacity: str = "l1"):
+    def __init__(self, sigma, *, alpha: float = 0.88, sigma_g: float = 2**-0.5, envelope: float = 1.5, capacity: str = "l1"):
         super().__init__()
+        scales = tuple(float(v) for v in (sigma if isinstance(sigma, (list, tuple)) else (sigma,)))
+        if not scales:
+            raise ValueError("ConformalLoss: 'sigma' must be a positive scale or a non-empty sequence of them; got an empty sequence.")
+        for v in scales:
+            _check_positive("ConformalLoss", sigma=v)
+        self.scales = scales
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"ConformalLoss: 'alpha' (the weight of the conformal term, 1 - alpha for capacity) must lie in [0, 1]; got {alpha!r}.")
         if capacity not in CAPACITY_KINDS:
             raise ValueError(f"The 'capacity' parameter of ConformalLoss must be one of {set(CAPACITY_KINDS)}. Got {capacity!r} instead.")
-        _check_positive("ConformalLoss", sigma=sigma, sigma_g=sigma_g, envelope=envelope)
-        self.sigma, self.alpha, self.sigma_g, self.envelope, self.capacity = float(sigma), float(alpha), float(sigma_g), float(envelope), capacity
+        _check_positive("ConformalLoss", sigma_g=sigma_g, envelope=envelope)
+        self.alpha, self.sigma_g, self.envelope, self.capacity = float(alpha), float(sigma_g), float(envelope), capacity
 
     def forward(self, codes: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        conf = conformal_loss(codes, positions, sigma=self.sigma, sigma_g=self.sigma_g, envelope=self.envelope)
+        conf = sum(conformal_loss(codes, positions, sigma=s, sigma_g=self.sigma_g, envelope=self.envelope) for s in self.scales) / len(self.scales)
         cap = capacity_loss(codes, self.capacity, sigma_g=self.sigma_g)
         loss = self.alpha * conf + (1 - self.alpha) * cap
         return loss, {"conformal": float(conf.detach()), "capacity": float(cap.detach())}

@@ -11,7 +11,7 @@ import numpy as np
 
 from neurocompare._optional import require
 
-__all__ = ["plot_rate_maps", "plot_gridness_distributions", "plot_error_growth"]
+__all__ = ["plot_rate_maps", "plot_gridness_distributions", "plot_error_growth", "plot_sweep_heatmap"]
 
 _ABBREV = {"gridness_sargolini": "gS", "gridness_banino": "gB", "spacing": "sp", "orientation": "ori", "published": "pub"}
 
@@ -121,5 +121,49 @@ def plot_error_growth(curves: dict[str, Any], *, dt: float = 1.0, unit: str = "m
     ax.set_xlabel("time (s)" if dt != 1.0 else "step")
     ax.set_ylabel(f"position error ({unit})")
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep_heatmap(rows: list[dict[str, Any]], *, x: str = "ratio", y: str = "sigma_g", value: str = "frac_above_shuffle95", title: str | None = None):
+    """Heat map of a sweep: the mean of ``value`` over seeds for every ``(x, y)`` setting.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One per run (as :func:`analyses.grid_models.sic_sweep` writes them), each holding ``x``,
+        ``y`` and ``value``.
+    x, y : str
+        Keys of the two swept parameters (x drawn on a log axis of its distinct values).
+    value : str
+        Key of the number to show; the cell text is ``mean (n seeds)``.
+    """
+    plt = _plt()
+    if not rows:
+        raise ValueError("plot_sweep_heatmap needs at least one run; got an empty list. Run the sweep first.")
+    missing = [k for k in (x, y, value) if k not in rows[0]]
+    if missing:
+        raise ValueError(f"plot_sweep_heatmap: the runs lack {missing}; present keys: {sorted(rows[0])}.")
+    xs = sorted({float(r[x]) for r in rows})
+    ys = sorted({float(r[y]) for r in rows})
+    grid = np.full((len(ys), len(xs)), np.nan)
+    count = np.zeros_like(grid, dtype=int)
+    for i, yv in enumerate(ys):
+        for j, xv in enumerate(xs):
+            vals = [float(r[value]) for r in rows if float(r[x]) == xv and float(r[y]) == yv and r[value] is not None]
+            if vals:
+                grid[i, j], count[i, j] = float(np.mean(vals)), len(vals)
+    fig, ax = plt.subplots(figsize=(1.3 * len(xs) + 2.5, 0.9 * len(ys) + 1.8))
+    im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0, vmax=max(1e-9, float(np.nanmax(grid))) if np.isfinite(grid).any() else 1)
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            if count[i, j]:
+                ax.text(j, i, f"{grid[i, j]:.2f}\n(n={count[i, j]})", ha="center", va="center", color="w", fontsize=8)
+    ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
+    ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title or f"{value} (mean over seeds)")
+    fig.colorbar(im, ax=ax, label=value)
     fig.tight_layout()
     return fig
