@@ -42,6 +42,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = {"ckapytorch": "/work/venvs/ckapytorch/bin/python", "repsim": "/work/venvs/repsim/bin/python"}
+PEER_VENVS = {"ckapytorch": "ckapytorch", "repsim": "repsim"}
 
 
 def _rss_mb() -> float:
@@ -66,9 +67,10 @@ def worker_ours(x, y, repeat):
     from neurocompare.similarity import cka_linear
 
     out = {}
+    f64 = x.dtype == np.float64  # equal precision: ours computes in the dtype every peer gets
     for unbiased in (False, True):
         gemm_before = worker_gemm(x, y, 1)["gemm_gflops"]
-        t, v = _best(lambda: cka_linear(x, y, unbiased=unbiased), repeat)
+        t, v = _best(lambda: cka_linear(x, y, unbiased=unbiased, float64=f64), repeat)
         gemm_after = worker_gemm(x, y, 1)["gemm_gflops"]
         out["unbiased" if unbiased else "biased"] = {"seconds": t, "cpu_seconds": _best.cpu, "value": v, "gemm_gflops": max(gemm_before, gemm_after)}
     return out
@@ -143,6 +145,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS/OpenMP threads for every implementation (default: library default). "
                         "On a machine shared with other jobs, --threads 1 gives stable ratios.")
+    parser.add_argument("--precision", choices=["float64", "float32"], default="float64",
+                        help="dtype of the inputs every implementation gets and computes in (ours: float64=...)")
+    parser.add_argument("--venvs", default=None, help="directory holding the peers' venvs (default /work/venvs)")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -155,11 +160,15 @@ def main() -> None:
     shared = rng.standard_normal((n, 256), dtype=np.float32)
     x = np.maximum(shared @ rng.standard_normal((256, dx), dtype=np.float32) / 16 + rng.standard_normal((n, dx), dtype=np.float32), 0)
     y = shared @ rng.standard_normal((256, dy), dtype=np.float32) / 16 + rng.standard_normal((n, dy), dtype=np.float32)
+    x, y = x.astype(args.precision), y.astype(args.precision)
+    if args.venvs:
+        for peer, sub in PEER_VENVS.items():
+            PEERS[peer] = str(Path(args.venvs) / sub / "bin" / "python")
     env = dict(os.environ)
     if args.threads:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env[var] = str(args.threads)
-    print(f"linear CKA, N={n}, x {dx} units, y {dy} units, float32; {os.cpu_count()} cores visible, "
+    print(f"linear CKA, N={n}, x {dx} units, y {dy} units, {args.precision} for every implementation; {os.cpu_count()} cores visible, "
           f"threads={args.threads or 'default'}")
     with tempfile.TemporaryDirectory() as tmp:
         np.save(Path(tmp) / "x.npy", x)

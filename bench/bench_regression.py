@@ -108,7 +108,7 @@ def run_himalaya(x, y, splits, alphas) -> tuple[float, float]:
     from himalaya.kernel_ridge import KernelRidgeCV
 
     set_backend("torch", on_error="raise")
-    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)  # himalaya computes in its input's dtype (see --precision)
     vals = []
     t0 = time.perf_counter()
     for tr, te in splits:
@@ -185,6 +185,9 @@ def main(argv=None) -> int:
     ap.add_argument("--himalaya-splits", type=int, default=None,
                     help="run himalaya on only this many splits and extrapolate (default: 10 at N<=1280, 2 above)")
     ap.add_argument("--small", action="store_true", help="N=300, D=1024, 40 units")
+    ap.add_argument("--precision", choices=["float64", "float32"], default="float64",
+                    help="dtype of ours (the dtype option) and of himalaya's inputs; scikit-learn's PLS always "
+                         "computes in float64, so float64 is the equal-precision comparison")
     ap.add_argument("--memory-child", nargs=2, metavar=("DIR", "METHOD"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_child:
@@ -207,8 +210,11 @@ def main(argv=None) -> int:
         himalaya_version = None
     print(f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, himalaya {himalaya_version}, "
           f"threads={args.threads}, cpu count={os.cpu_count()}, load avg={os.getloadavg()[0]:.1f}")
+    nc_options = __import__("neurocompare").set_options(dtype=args.precision)  # noqa: F841  (global, for ours)
+    print(f"precision: {args.precision} (ours and himalaya), float64 (scikit-learn PLS)")
     for n, d in sizes:
         x, y = make_data(n, d, units)
+        x, y = x.astype(args.precision), y.astype(args.precision)
         splits = make_splits(n)
         xc = x - x.mean(0)
         mean_eig = float((xc.astype(np.float64) ** 2).sum() / n)  # trace of the centred Gram / n

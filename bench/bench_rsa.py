@@ -3,7 +3,8 @@
 Workload (the issue's): N = 1000 stimuli, D = 20000 units per response set, float64 data (what
 rsatoolbox holds). rsatoolbox runs ``calc_rdm(Dataset(x), method='correlation')`` for both sets and
 ``compare(rdm_x, rdm_y, method='spearman')``; we run ``neurocompare.similarity.rsa(x, y)``
-(float32 kernels by default, and once more with ``float64=True`` for the value check). Each
+(``float64=True``, the default on CPU and rsatoolbox's precision: the equal-precision ratio; and
+once with ``float64=False`` for speed). Each
 implementation runs in its own subprocess on the same .npy files.
 
 Peer::
@@ -52,9 +53,9 @@ def worker_ours(x, y, repeat):
     sys.path.insert(0, str(REPO))
     from neurocompare.similarity import rsa
 
-    t32, v32 = _best(lambda: rsa(x, y), repeat)
+    t32, v32 = _best(lambda: rsa(x, y, float64=False), repeat)
     c32 = _best.cpu
-    t64, v64 = _best(lambda: rsa(x, y, float64=True), repeat)
+    t64, v64 = _best(lambda: rsa(x, y, float64=True), repeat)  # rsatoolbox's precision: the equal-precision ratio
     return {"float32": {"seconds": t32, "value": v32, "cpu_seconds": c32}, "float64": {"seconds": t64, "value": v64, "cpu_seconds": _best.cpu}}
 
 
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="N=300, D=4000")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="BLAS/OpenMP threads for both implementations")
+    parser.add_argument("--venvs", default=None, help="directory holding the rsatoolbox venv 'rsatoolbox' (default /work/venvs)")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -110,7 +112,8 @@ def main() -> None:
         np.save(Path(tmp) / "x.npy", x)
         np.save(Path(tmp) / "y.npy", y)
         del x, y
-        for name, python in (("ours", sys.executable), ("rsatoolbox", RSATOOLBOX)):
+        peer = str(Path(args.venvs) / "rsatoolbox" / "bin" / "python") if args.venvs else RSATOOLBOX
+        for name, python in (("ours", sys.executable), ("rsatoolbox", peer)):
             if not Path(python).exists():
                 print(f"  {name}: interpreter {python} not found; skipped")
                 continue

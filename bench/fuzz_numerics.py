@@ -140,8 +140,10 @@ MEASURES: dict[str, dict[str, Any]] = {
     "rsa": {},
     "ridge": {"n_splits": 2, "seed": 0},
     "pls": {"n_splits": 2, "seed": 0, "n_components": 5},
+    "one_to_one": {"n_splits": 2, "seed": 0},
 }
-FLOAT32 = ("cka_linear", "cka_unbiased", "cca_mean", "procrustes", "rsa")
+MAPPED = ("ridge", "pls", "one_to_one")
+FLOAT32 = ("cka_linear", "cka_unbiased", "cca_mean", "procrustes", "rsa", "ridge", "pls", "one_to_one")
 
 
 def _measure(name: str) -> Callable[..., float]:
@@ -151,7 +153,21 @@ def _measure(name: str) -> Callable[..., float]:
     if name == "pls":
         fn = _f("pls_predictivity")
         return lambda x, y, **kw: float(fn(x, y, **kw).value)
+    if name == "one_to_one":
+        fn = _f("one_to_one_predictivity")
+        return lambda x, y, **kw: float(fn(x, y, **kw).value)
     return _f(name)
+
+
+def _call(name: str, x: Any, y: Any, kw: dict, extra: dict) -> float:
+    """Call a measure; ``extra={'float64': False}`` means float32 (the dtype option for mappings)."""
+    fn = _measure(name)
+    if name in MAPPED and extra:
+        import neurocompare as nc
+
+        with nc.set_options(dtype="float64" if extra["float64"] else "float32"):
+            return fn(x, y, **kw)
+    return fn(x, y, **kw, **extra)
 
 
 # ----------------------------------------------------------------------------- cases
@@ -175,14 +191,14 @@ def _scale_cases() -> list[Case]:
                 x, y = pair(1)
                 if name in REFERENCES:
                     return REFERENCES[name](x, y)
-                return float(_measure(name)(x, y, **kw, **({} if name in ("ridge", "pls") else {"float64": True})))
+                return float(_measure(name)(x, y, **kw, **({} if name in MAPPED else {"float64": True})))
 
             for s in SCALES:
                 for side in ("x", "both"):
                     def run(name=name, kw=kw, s=s, side=side, extra=extra, reference=reference):
                         x, y = pair(1)
                         want = reference()
-                        got = _measure(name)(x * s, y * s if side == "both" else y, **kw, **extra)
+                        got = _call(name, x * s, y * s if side == "both" else y, kw, extra)
                         return _expect_value(got, want)
 
                     cases.append(("scale", f"{name}{tag} x{s:g} ({side})", run))
@@ -190,7 +206,7 @@ def _scale_cases() -> list[Case]:
                 def run_off(name=name, kw=kw, side=side, extra=extra, reference=reference):
                     x, y = pair(1)
                     want = reference()
-                    got = _measure(name)(x + 1e6, y + 1e6 if side == "both" else y, **kw, **extra)
+                    got = _call(name, x + 1e6, y + 1e6 if side == "both" else y, kw, extra)
                     return _expect_value(got, want)
 
                 cases.append(("offset", f"{name}{tag} +1e6 ({side})", run_off))

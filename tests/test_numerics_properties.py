@@ -111,6 +111,22 @@ def test_float32_on_request_stays_within_its_bound_at_any_scale(name, transform)
     assert math.isfinite(got) and abs(got - want) <= F32_TOL, (name, transform, got, want)
 
 
+MAPPED_NAMES = [n for n in METRICS.names() if get_metric(n).family == "mapped"]
+
+
+@pytest.mark.parametrize("transform", ["1e-12", "1e12", "+1e6"])
+@pytest.mark.parametrize("name", MAPPED_NAMES)
+def test_float32_mappings_stay_within_the_bound_at_any_scale(name, transform):
+    # mapped metrics follow the dtype option (their estimators' dtype); float32 must not move a score
+    x, y = data()
+    want = call(name, x, y)
+    xs = x + 1e6 if transform == "+1e6" else x * float(transform)
+    ys = y + 1e6 if transform == "+1e6" else y * float(transform)
+    with nc.set_options(dtype="float32"):
+        got = call(name, xs, ys)
+    assert math.isfinite(got) and abs(got - want) <= F32_TOL, (name, transform, got, want)
+
+
 def test_float32_cka_of_large_non_negative_features_is_not_zero():
     # issue 12: 2,000 stimuli x 512 non-negative features of magnitude ~1e5 gave 0.0 in float32
     rng = np.random.default_rng(5)

@@ -37,7 +37,7 @@ import xarray as xr
 from neurocompare._options import get_options, thread_limit
 from neurocompare._result import Result
 from neurocompare.data import align, check_responses
-from neurocompare.similarity._common import as_matrix, as_pair
+from neurocompare.similarity._common import as_matrix
 from neurocompare.similarity._metrics import get_metric, register_metric
 from neurocompare.similarity._pls import PLSMapping
 from neurocompare.similarity._protocol import (
@@ -48,7 +48,7 @@ from neurocompare.similarity._protocol import (
     raw_score,
     target_values,
 )
-from neurocompare.similarity._ridge import RidgeMapping, _float64
+from neurocompare.similarity._ridge import RidgeMapping, _float64, prepare_pair
 from neurocompare.similarity._splits import make_splits
 from neurocompare.typing import ResponsesLike
 
@@ -312,18 +312,21 @@ class OneToOneMapping:
     def fit(self, x: Any, y: Any) -> "OneToOneMapping":
         import torch
 
-        tx, ty = as_pair(x, y, device=self.device, float64=_float64(self.dtype, x, self.device), min_stimuli=3)
+        # centred before any float32 cast and rescaled exactly (as ridge and PLS): same fit at any scale/offset
+        tx, ty, (sx, ox), (sy, oy) = prepare_pair(x, y, device=self.device, float64=_float64(self.dtype, x, self.device))
         xc, yc = tx - tx.mean(0), ty - ty.mean(0)
         vx, vy = xc.square().sum(0), yc.square().sum(0)
         r = (xc.T @ yc) / (vx[:, None] * vy[None, :]).sqrt().clamp_min(torch.finfo(tx.dtype).tiny)
         r = torch.where(vx[:, None] > 0, r.abs(), torch.full_like(r, -1.0))
         best = r.argmax(0)
         slope = (xc[:, best] * yc).sum(0) / vx[best].clamp_min(torch.finfo(tx.dtype).tiny)
-        coef = torch.zeros((tx.shape[1], ty.shape[1]), dtype=tx.dtype, device=tx.device)
-        coef[best, torch.arange(ty.shape[1], device=tx.device)] = slope
+        coef = torch.zeros((tx.shape[1], ty.shape[1]), dtype=torch.float64, device=tx.device)
+        coef[best, torch.arange(ty.shape[1], device=tx.device)] = slope.double() * (sy / sx)
+        xmu = tx.mean(0).double() * sx + ox.reshape(-1)
+        ymu = ty.mean(0).double() * sy + oy.reshape(-1)
         self.best_ = best.cpu().numpy()
         self.coef_ = coef.cpu().numpy()
-        self.intercept_ = (ty.mean(0) - tx.mean(0) @ coef).cpu().numpy()
+        self.intercept_ = (ymu - xmu @ coef).cpu().numpy()
         return self
 
     def predict(self, x: Any) -> np.ndarray:
