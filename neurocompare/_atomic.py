@@ -30,13 +30,15 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["WriteError", "atomic_write", "atomic_write_bytes", "is_tmp_name", "sweep_stale_tmp", "tmp_name"]
+__all__ = ["WriteError", "atomic_write", "atomic_write_bytes", "check_room", "is_tmp_name", "sweep_stale_tmp", "tmp_name"]
 
 _TMP_SUFFIX = ".tmp"
 _ADVICE = {
@@ -138,6 +140,31 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview, *, wha
     return atomic_write(path, write, what=what)
 
 
+def check_room(path: Path, nbytes: int) -> None:
+    """Refuse a write of about ``nbytes`` that cannot fit (free disk space, ``ulimit -f``) before starting it.
+
+    Used before writes that go straight to disk through HDF5 (large NetCDF files, streamed
+    activations), where a write failing half-way can crash the HDF5 library.
+    """
+    need = int(nbytes * 1.05) + (1 << 20)
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY and need > soft:
+        raise WriteError(
+            27, f"Could not write {path}: it needs about {need} bytes but this process may write files of at most "
+            f"{soft} bytes (ulimit -f). Raise the limit or save less data."
+        )
+    folder = path.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if need > free:
+        raise WriteError(
+            28, f"Could not write {path}: it needs about {need} bytes but only {free} are free on that disk. "
+            "Free some space or choose another folder."
+        )
+
+
 def _remove(tmp: Path) -> None:
     try:
         os.unlink(tmp)
@@ -148,8 +175,9 @@ def _remove(tmp: Path) -> None:
 def sweep_stale_tmp(folder: str | os.PathLike, *, max_age_s: float = 3600.0, recursive: bool = True) -> int:
     """Delete temporary files of killed writers under ``folder``; return how many were removed.
 
-    A temporary file counts as stale when it is older than ``max_age_s`` seconds, or when the pid
-    in its name is not a running process on this machine. Younger files of live writers are kept.
+    A temporary file counts as stale when it is older than ``max_age_s`` seconds, or older than
+    ``min(60 s, max_age_s)`` when the pid in its name is not a running process on this machine
+    (the minute spares a writer on another machine sharing the folder that is just starting).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -162,7 +190,7 @@ def sweep_stale_tmp(folder: str | os.PathLike, *, max_age_s: float = 3600.0, rec
             age = now - f.stat().st_mtime
         except OSError:
             continue
-        if age < max_age_s and _writer_alive(f.name):
+        if age < max_age_s and (age < min(60.0, max_age_s) or _writer_alive(f.name)):
             continue
         try:
             f.unlink()

@@ -29,8 +29,6 @@ import contextlib
 import hashlib
 import json
 import os
-import resource
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,7 +36,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurocompare._atomic import WriteError, atomic_write, atomic_write_bytes
+from neurocompare._atomic import atomic_write, atomic_write_bytes, check_room
 
 __all__ = ["CHECKSUM_ATTR", "CorruptFileError", "UnsafeFileError", "data_checksum", "load", "save"]
 
@@ -123,27 +121,6 @@ def data_checksum(arr: xr.DataArray) -> str:
 
 
 # ----------------------------------------------------------------------------- save
-def _check_room(path: Path, nbytes: int) -> None:
-    """Refuse a large write that cannot fit (free disk space, ``ulimit -f``) before starting it."""
-    need = int(nbytes * 1.05) + (1 << 20)
-    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
-    if soft != resource.RLIM_INFINITY and need > soft:
-        raise WriteError(
-            27, f"Could not write {path}: it needs about {need} bytes but this process may write files of at most "
-            f"{soft} bytes (ulimit -f). Raise the limit or save less data."
-        )
-    folder = path.parent
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError:
-        return
-    if need > free:
-        raise WriteError(
-            28, f"Could not write {path}: it needs about {need} bytes but only {free} are free on that disk. "
-            "Free some space or choose another folder."
-        )
-
-
 def _local_scheduler() -> Any:
     """Inside a Dask worker xarray would take a distributed lock named after the in-memory target
     (which fails: "Semaphore or Lock ... not known"); the values are in memory, so no lock is needed."""
@@ -210,7 +187,7 @@ def save(resp: xr.DataArray, path: str | os.PathLike, *, name: str = "responses"
             raise TypeError(f"Could not encode the DataArray for {path} as NetCDF: {err}") from err
         return atomic_write_bytes(path, data, what="NetCDF file")
     path.parent.mkdir(parents=True, exist_ok=True)
-    _check_room(path, arr.nbytes)
+    check_room(path, arr.nbytes)
     return atomic_write(path, lambda tmp: arr.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True), what="NetCDF file")
 
 

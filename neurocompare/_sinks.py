@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurocompare._atomic import check_room
 from neurocompare.data import load
 
 __all__ = ["MemorySink", "DiskSink", "unit_ids"]
@@ -59,6 +60,10 @@ class DiskSink:
     def open(self, layer: str, n_units: int, n_time: int | None, dtype: np.dtype) -> None:
         path = self.folder / f"{_safe_name(layer)}.nc"
         tmp = path.with_name(path.name + ".partial")
+        # a write that fails half-way inside HDF5 (full disk, ulimit -f) can crash the interpreter
+        # when the file is closed: check that the whole layer fits before creating it
+        id_bytes = 2 * len(self.ids) * (max((len(str(i)) for i in self.ids), default=1) + 16)
+        check_room(tmp, len(self.ids) * n_units * (n_time or 1) * np.dtype(dtype).itemsize + id_bytes + n_units * 64)
         f = self._h5netcdf.File(tmp, "w")
         dims = {"stimulus": len(self.ids), "unit": n_units}
         var_dims = ("stimulus", "unit")
@@ -88,7 +93,10 @@ class DiskSink:
     def close(self) -> None:
         """Close and delete the files of layers not handed back (after a failed extraction)."""
         for f, _, tmp, _ in self.files.values():
-            f.close()
+            try:
+                f.close()
+            except Exception:  # noqa: BLE001  (a file whose writes failed may not close cleanly)
+                pass
             Path(tmp).unlink(missing_ok=True)
         self.files = {}
 
