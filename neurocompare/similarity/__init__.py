@@ -16,6 +16,11 @@ arrays or tensors (aligned by ``stimulus_id`` when both sides carry it), registe
 Any registered metric, a :class:`Metric` or a plain callable can be the metric of a
 :class:`neurocompare.benchmarks.Benchmark`.
 
+Numerics (issue 12; ``docs/numerics.md``): float64 on CPU by default; float32 on request with
+inputs centred before the cast and rescaled by an exact power of two; complex input refused;
+CCA-family measures refuse ``rank_x + rank_y >= n_stimuli``; duplicated stimuli stay exactly tied
+in every RDM; O(n^2) measures warn (:class:`MemoryWarning`) before they exhaust memory.
+
 Examples
 --------
 >>> import numpy as np
@@ -37,6 +42,7 @@ from neurocompare.similarity._ceiling import (
     split_half_correlations,
     split_half_reliability,
 )
+from neurocompare.similarity._common import MemoryWarning
 from neurocompare.similarity._cka import cka, cka_linear, cka_linear_torch, cka_rbf, cka_unbiased, hsic_linear, rbf_kernel
 from neurocompare.similarity._metrics import (
     METRICS,
@@ -154,6 +160,8 @@ __all__ = [
     "rsa_noise_ceiling",
     "noise_correct",
     "noise_corrected_consistency",
+    # resources
+    "MemoryWarning",
     # statistics
     "BootstrapResult",
     "PermutationResult",
