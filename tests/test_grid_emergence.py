@@ -228,3 +228,21 @@ def test_multiscale_conformal_loss_is_the_mean_over_scales():
         ConformalLoss(())
     with pytest.raises(ValueError, match="sigma"):
         ConformalLoss((1.0, -1.0))
+
+
+# ---------------------------------------------------------------------------------------------- positive control
+
+
+@pytest.mark.slow
+def test_positive_control_small_mode_gives_hexagonal_maps():
+    # the CI configuration of analyses/ssl_grid_cells.py (3,000 steps, ~85 s on one thread)
+    from analyses.grid_models import ControlConfig, control_maps, train_control, unit_statistics
+
+    cfg = ControlConfig().shrink()
+    model, _, _ = train_control(cfg)
+    maps, _, _ = control_maps(model, cfg)
+    st = unit_statistics(maps, cfg.side / cfg.bins)
+    assert st["gridness_sargolini_median"] > 0.3
+    assert st["frac_sargolini_gt_0.3"] > 0.5
+    # one scale -> the grid units share one period (the conformal scale sets it)
+    assert st["n_modules"] == 1
