@@ -200,6 +200,13 @@ def test_pseudo_inverse_drops_rounding_and_han_does_not_when_means_span_fewer_di
     assert r.nc1["han"] > 1e6 * r.nc1["papyan"]  # divides by two rounding-level eigenvalues
 
 
+def test_features_without_between_class_spread_have_no_nc1():
+    # a dead network (all ReLUs off) gives identical features: NC1 is undefined, not 0
+    y = np.repeat(np.arange(3), 4)
+    r = neural_collapse(np.zeros((12, 5)), y, nc1="papyan")
+    assert all(math.isnan(v) for v in r.nc1.values()) and math.isnan(r.value)
+
+
 def test_float32_features_with_a_large_offset_do_not_explode():
     # activations are float32 and often far from the origin: centring loses digits, and a
     # pseudo-inverse with the usual eps*s_max tolerance would invert the rounding (NC1 ~ 1e20)

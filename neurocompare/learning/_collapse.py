@@ -77,7 +77,8 @@ class CollapseResult(Result):
     Attributes
     ----------
     value : float
-        NC1 in the variant ``nc1_variant``.
+        NC1 in the variant ``nc1_variant``; NaN when all class means coincide (no between-class
+        spread, e.g. a network whose units are all off).
     nc1_variant : str
     nc1 : dict of str to float
         Every NC1 variant (``papyan``, ``han``, ``tirer``, ``cdnv``), for comparison.
@@ -328,16 +329,18 @@ class CollapseAccumulator:
         # precision of the features (float32 activations: 1.2e-7), not with the spread of the means
         tol = max(C, self.n_features) * self.input_eps * float(self.means.norm(dim=1).max())
         keep = self.singular_values > tol
+        nan = float("nan")
+        if not bool(keep.any()):  # every class has the same mean: no between-class spread, NC1 undefined
+            return dict.fromkeys(NC1_VARIANTS, nan)
         papyan = float((sw_diag[keep] / s2[keep]).sum())  # tr(Sigma_W (M~^T M~/C)^+)/C
         han = float((sw_diag[: C - 1] / s2[: C - 1]).sum())  # inf when the means span < C - 1 dims exactly
         tr_w = float(self.class_ss.sum()) / N
-        tr_b = float(s2.sum()) / C
-        tirer = tr_w / tr_b if tr_b > 0 else math.inf
+        tirer = tr_w / (float(s2.sum()) / C)
         var = self.class_ss / self.counts.to(self.dtype)
         d2 = torch.cdist(self.means, self.means) ** 2
         iu = torch.triu_indices(C, C, 1, device=self.device)
         pair_d2 = d2[iu[0], iu[1]]
-        cdnv = float(((var[iu[0]] + var[iu[1]]) / (2 * pair_d2)).mean())
+        cdnv = float(((var[iu[0]] + var[iu[1]]) / (2 * pair_d2)).mean())  # inf when two class means coincide
         return {"papyan": papyan, "han": han, "tirer": tirer, "cdnv": cdnv}
 
     def result(self, nc1: str) -> CollapseResult:
