@@ -353,3 +353,14 @@ def test_checkpoint_on_a_full_disk_keeps_the_previous_one(tmp_path, file_size_li
             save_checkpoint(tmp_path / "checkpoint.pt", {"w": torch.ones(10_000)})
     file_size_limit(resource.RLIM_INFINITY)
     assert torch.equal(load_checkpoint(tmp_path)["w"], torch.zeros(10))
+
+
+def test_streamed_extraction_on_a_full_disk_is_a_clean_error(tmp_path, file_size_limit):
+    from neurocompare.activations import extract
+
+    model = nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU())
+    images = np.random.default_rng(0).integers(0, 256, (32, 12, 12, 3), dtype=np.uint8)
+    file_size_limit(20_000)  # a layer needs 32 x 1600 float32 = 204,800 bytes
+    with pytest.raises(WriteError, match="ulimit -f"):  # before: a segfault when HDF5 closed the file
+        extract(model, images, ["1"], reduce="flatten", out_dir=tmp_path / "acts", progress=False)
+    assert list((tmp_path / "acts").iterdir()) == []  # no partial layer file left
