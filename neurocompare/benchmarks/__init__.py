@@ -42,6 +42,7 @@ from neurocompare.benchmarks.spec import (
 from neurocompare.benchmarks.sweep import SweepResult, read_sweep_log, run_sweep
 
 __all__ = [
+    "ActivationCache",
     "BENCHMARKS",
     "REDUCERS",
     "Benchmark",
@@ -66,6 +67,15 @@ __all__ = [
     "score_responses",
     "write_score",
 ]
+
+
+def __getattr__(name: str):
+    # the activation cache pulls in the model registry (torch): load it on first use only
+    if name == "ActivationCache":
+        from neurocompare.cache import ActivationCache
+
+        return ActivationCache
+    raise AttributeError(f"module 'neurocompare.benchmarks' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
