@@ -17,7 +17,7 @@ skips the parts already there, so an interrupted run resumes):
 
 Usage::
 
-    python -m analyses.reversal_learning --out /tmp/rl              # full (~10 min on one core)
+    python -m analyses.reversal_learning --out /tmp/rl              # full (~6 min on one core)
     python -m analyses.reversal_learning --out /tmp/rl --small      # smoke scale (< 1 min)
     python -m analyses.reversal_learning --out /tmp/rl --summarize  # rebuild summary + figures
 
@@ -234,7 +234,7 @@ def plot(cfg: Config, rows: list[dict], out: Path) -> None:
         nc.plotting.plot_transition_curves(fit, y, modes, ax=axes[0])
         axes[0].set_title(f"agents, seed {seed}: fitted K=2 curves", fontsize=9)
         nc.plotting.plot_mode_sequence(fit.posterior(y, lengths), truth, max_blocks=150, ax=axes[1])
-        axes[1].set_title("posterior mode per block; ticks: true agent (" + ", ".join(f"{i}={k}" for i, k in enumerate(kinds)) + ")", fontsize=9)
+        axes[1].set_title("posterior mode per block; ticks: true agent (" + ", ".join(f"{i}={k}" for i, k in enumerate(kinds)) + ")", fontsize=9, pad=16)
         fig.tight_layout()
         fig.savefig(out / "reversal_agents.png", dpi=120)
         plt.close(fig)
