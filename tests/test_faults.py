@@ -56,6 +56,7 @@ import xarray as xr
 from torch import nn
 
 import neurocompare as nc
+from neurocompare.benchmarks import Benchmark, register_benchmark
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -94,12 +95,12 @@ def make_benchmark(root=None):
     data = nc.make_responses(values, stimulus_ids=ids, dims=("stimulus", "unit", "repetition"))
     stimuli = xr.DataArray(images, dims=("stimulus", "height", "width", "channel"),
                            coords={"stimulus_id": ("stimulus", ids)})
-    return nc.Benchmark(data, stimuli, identifier="synthetic.faults.v1", metric="ridge", ceiling="split_half",
-                        n_splits=3, test_fraction=0.25)
+    return Benchmark(data=data, stimuli=stimuli, identifier="synthetic.faults.v1", metric="ridge",
+                     ceiling="split_half", n_splits=3, test_fraction=0.25)
 
 
-nc.register_benchmark("synthetic.faults.v1", description="fault scenarios", metric="ridge",
-                      ceiling="split_half")(make_benchmark)
+register_benchmark("synthetic.faults.v1", description="fault scenarios", metric="ridge",
+                   ceiling="split_half")(make_benchmark)
 '''
 
 TRAIN_CONFIG = """
