@@ -253,3 +253,35 @@ def test_package_ships_py_typed():
     import neurocompare
 
     assert (Path(neurocompare.__file__).parent / "py.typed").is_file()
+
+
+# ------------------------------------------------------------------------------- the analysis
+@pytest.mark.slow  # two runs of the analysis plus a reference score: ~30-60 s on 2 shared cores
+def test_analysis_scores_user_files_records_and_resumes(tmp_path, data_root):
+    import json
+
+    from analyses.bring_your_own_data import Config, main, run
+
+    out = tmp_path / "byod"
+    argv = ["--out", str(out), "--max-images", "80", "--seeds", "0", "--layers", "block1", "--data", str(data_root)]
+    assert main(argv) == 0
+    lines = [json.loads(s) for s in (out / "results.jsonl").read_text().splitlines()]
+    runs = [r for r in lines if r["kind"] == "run"]
+    assert len(runs) == 1 and runs[0]["n_stimuli"] == 80 and runs[0]["n_units"] == 50
+    assert {"config", "version", "git_commit"} <= set(runs[0])
+    assert (out / "layer_scores.png").stat().st_size > 1000
+    # the same files through the Python API give the same score (the analysis adds nothing of its own)
+    import neurocompare as nc
+    from data_loaders import cowley2023_v4
+
+    ref, stim = cowley2023_v4.load_raw("210325", data_root)
+    bench = nc.Benchmark(ref.isel(stimulus=slice(0, 80)), stimuli=stim.isel(stimulus=slice(0, 80)), metric="ridge",
+                         ceiling="split_half", n_splits=10, seed=0)
+    expected = nc.score("convnet_small", bench, layers=["block1"], seed=0).value
+    assert runs[0]["value"] == pytest.approx(expected, rel=1e-9)  # same data, splits and seed: same float64 result
+    # a rerun with the same config resumes: no new run record, one more summary
+    assert main(argv) == 0
+    lines = [json.loads(s) for s in (out / "results.jsonl").read_text().splitlines()]
+    assert sum(r["kind"] == "run" for r in lines) == 1 and sum(r["kind"] == "summary" for r in lines) == 2
+    with pytest.raises(ValueError, match="--layout must name"):
+        run(Config(out=str(tmp_path / "bad"), layout="unit,stimulus", max_images=80, data_root=str(data_root)))
