@@ -99,8 +99,10 @@ def load_stimuli(path: str | None = None, dataset: str | None = None, data_root:
     raise ValueError(f"Unsupported stimulus file {p.name!r}: use .npy, .nc or a folder of images.")
 
 
-def ensure_writable(folder: str | Path) -> Path:
+def ensure_writable(folder: str | Path, option: str = "--out") -> Path:
     """Create ``folder`` if needed and check that a file can be written there, *before* any work.
+
+    ``option`` is the command-line option the message tells the user to change.
 
     Raises
     ------
@@ -118,6 +120,6 @@ def ensure_writable(folder: str | Path) -> Path:
         os.unlink(probe)
     except OSError as err:
         raise PermissionError(
-            f"Cannot write to the output folder {path} ({err.strerror or err}). Choose a writable folder with --out."
+            f"Cannot write to the output folder {path} ({err.strerror or err}). Choose a writable folder with {option}."
         ) from None
     return path

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from neurocompare.gridcells import grid_scores
 
     if args.figure:
-        ensure_writable(Path(args.figure).resolve().parent)  # before any work
+        ensure_writable(Path(args.figure).resolve().parent, "--figure")  # before any work
     maps, names, bin_size = load_maps(args)
     scores = grid_scores(maps, bin_size=bin_size)
     header = f"{'unit':<16}{'sargolini':>10}{'banino':>9}{'spacing':>10}{'orient':>8}{'info':>8}{'border':>8}"

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     state = Path(args.state) if args.state else out / "metamers_state.npz"
     if state.suffix != ".npz":
         state = state.with_suffix(".npz")
-    ensure_writable(state.parent)
+    ensure_writable(state.parent, "--state")
     if state.exists() and not (args.resume or args.overwrite):
         raise FileExistsError(
             f"{state} holds the state of an earlier synthesis. Pass --resume to continue it, --overwrite to start "

@@ -37,6 +37,12 @@ def run(args: argparse.Namespace) -> int:
     from neurocompare.data import load
     from neurocompare.similarity import one_to_one_predictivity, pls_predictivity, reverse_predictivity, ridge_predictivity
 
+    if args.json:  # before any work
+        from pathlib import Path
+
+        from neurocompare.cli._common import ensure_writable
+
+        ensure_writable(Path(args.json).resolve().parent, "--json")
     x, y = load(args.x), load(args.y)
     common = dict(n_splits=args.splits, test_fraction=args.test_fraction, seed=args.seed, groups=args.groups,
                   stratify=args.stratify, device=args.device)
@@ -54,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
                "per_split": res.per_split.tolist(), "per_unit": np.where(np.isfinite(res.per_unit), res.per_unit, None).tolist(),
                "alphas": None if res.alphas is None else res.alphas.tolist(),
                "params": json.loads(json.dumps(res.params, default=str)), "x": str(args.x), "y": str(args.y)}
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=1)
+        from neurocompare._atomic import atomic_write_bytes
+
+        atomic_write_bytes(args.json, json.dumps(out, indent=1).encode(), what="result file")
     return 0
