@@ -165,6 +165,13 @@ def _first_epoch_row(run: dict) -> dict:
     return next(r for r in run["history"] if r["epoch"] >= 1)
 
 
+def _decades(run: dict, metric: str = "nc1", start: str = "epoch1") -> float:
+    """log10 of ``metric`` at the start (after epoch 1, or at initialisation) over its final value."""
+    first = _first_epoch_row(run) if start == "epoch1" else run["history"][0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.log10(np.float64(first[metric]) / np.float64(run["final"][metric])))
+
+
 def summarize(rows: list[dict]) -> dict:
     """Per condition: final measures (mean ± s.d. over seeds); then each expectation, tested by paired differences."""
     conds: dict[str, list[dict]] = {}
@@ -173,7 +180,8 @@ def summarize(rows: list[dict]) -> dict:
     per_cond = {}
     for name, rs in sorted(conds.items()):
         entry = {m: _ms([r["final"][m] for r in rs]) for m in METRICS + ("accuracy", "test_accuracy")}
-        entry["nc1_drop_decades"] = _ms([np.log10(_first_epoch_row(r)["nc1"] / r["final"]["nc1"]) for r in rs])
+        entry["drop_decades"] = {f"{m} from {st}": _ms([_decades(r, m, st) for r in rs])
+                                 for m in ("nc1", "nc2_etf_means", "nc3", "nc4") for st in ("epoch1", "init")}
         layers = list(rs[0]["final"]["layer_nc1"])
         entry["layer_nc1"] = {ly: _ms([r["final"]["layer_nc1"][ly] for r in rs]) for ly in layers}
         entry["rank"] = {ly: _ms([r["final"]["rank"][ly] for r in rs]) for ly in rs[0]["final"]["rank"]}
@@ -192,7 +200,7 @@ def _paired(rows: list[dict], vary: str, a, b, value) -> dict:
     """Differences value(b) - value(a) between runs that differ only in ``vary``, over all other factors and seeds."""
     index = {(r["model"], r["loss"], r["weight_decay"], r["batch_size"], r["seed"]): r for r in rows}
     pos = {"weight_decay": 2, "batch_size": 3}[vary]
-    diffs = []
+    diffs, strata = [], {}
     for key, r in index.items():
         if key[pos] != a:
             continue
@@ -200,7 +208,16 @@ def _paired(rows: list[dict], vary: str, a, b, value) -> dict:
         other[pos] = b
         if tuple(other) in index:
             diffs.append(value(index[tuple(other)]) - value(r))
+            stratum = "|".join(str(k) for i, k in enumerate(key[:4]) if i != pos)
+            strata.setdefault(stratum, []).append(diffs[-1])
+    out = _interval(diffs)
+    out["by_condition"] = {k: _interval(v) for k, v in sorted(strata.items())}  # over seeds only
+    return out
+
+
+def _interval(diffs) -> dict:
     d = np.asarray(diffs, dtype=float)
+    d = d[np.isfinite(d)]
     out = {"n_pairs": int(d.size), "mean_diff": float(d.mean()) if d.size else float("nan"),
            "sd_diff": float(d.std(ddof=1)) if d.size > 1 else float("nan"),
            "fraction_positive": float((d > 0).mean()) if d.size else float("nan"), "ci95": None}
@@ -222,9 +239,13 @@ def _held(d: dict) -> str:
 def expectations(rows: list[dict]) -> dict:
     """Each expectation of the papers with the measured numbers and whether it held at this scale."""
     out = {}
-    drops = [np.log10(_first_epoch_row(r)["nc1"] / r["final"]["nc1"]) for r in rows]
-    out["nc1_falls_by_orders_of_magnitude"] = {"decades": _ms(drops), "held": bool(np.median(drops) >= 1.0)}
-    lognc1 = lambda r: float(np.log10(r["final"]["nc1"]))  # noqa: E731
+    drops = [_decades(r) for r in rows]
+    out["nc1_falls_by_orders_of_magnitude"] = {"decades": _ms(drops), "median_decades": float(np.nanmedian(drops)),
+                                               "held": bool(np.nanmedian(drops) >= 1.0)}
+    out["metrics_fall_decades (median over runs)"] = {
+        f"{m} from {st}": float(np.nanmedian([_decades(r, m, st) for r in rows]))
+        for m in ("nc1", "nc2_etf_means", "nc3", "nc4") for st in ("epoch1", "init")}
+    lognc1 = lambda r: float(np.log10(np.float64(r["final"]["nc1"])))  # noqa: E731
     ranks = {f"eps={e:g}": (lambda r, e=e: float(sum(_eps_rank(v, e) for v in r["spectra"].values()))) for e in RANK_EPS}
     ranks["entropy"] = lambda r: float(sum(r["final"]["entropy_rank"].values()))
     wds = sorted({r["weight_decay"] for r in rows})
@@ -242,7 +263,9 @@ def expectations(rows: list[dict]) -> dict:
     mono = []
     for r in rows:
         v = list(r["final"]["layer_nc1"].values())
-        mono.append(float(np.mean(np.diff(np.log10(v)) < 0)) if len(v) > 1 else np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            steps = np.diff(np.log10(np.asarray(v, float)))
+        mono.append(float(np.mean(steps < 0)) if len(v) > 1 and np.all(np.isfinite(steps)) else np.nan)
     out["nc1_decreases_with_depth"] = {"fraction_of_decreasing_steps": _ms(mono), "held": bool(np.nanmean(mono) > 0.5)}
     return out
 
