@@ -38,7 +38,7 @@ class Config:
 
 
 def run(cfg: Config) -> dict:
-    """Run the scenarios; return {scenario: 'survived' | 'lost' | 'skipped'} and the counts."""
+    """Run the scenarios; return {scenario: 'survived' | 'lost' | 'skipped'}, the counts and why each was lost."""
     env = dict(os.environ, NEUROCOMPARE_FAULTS_SRC=str(Path(cfg.src).resolve()), OMP_NUM_THREADS="1")
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
@@ -48,6 +48,7 @@ def run(cfg: Config) -> dict:
             cmd += ["-m", "not slow"]
         subprocess.run(cmd, cwd=REPO, env=env, timeout=cfg.timeout_s, capture_output=True, text=True)
         outcomes: dict[str, str] = {}
+        reasons: dict[str, str] = {}
         for case in ET.parse(junit).getroot().iter("testcase"):
             name = case.get("name", "")
             scenario = name.removeprefix("test_").split("[")[0]
@@ -55,6 +56,8 @@ def run(cfg: Config) -> dict:
                 state = "skipped"
             elif case.find("failure") is not None or case.find("error") is not None:
                 state = "lost"
+                bad = case.find("failure") if case.find("failure") is not None else case.find("error")
+                reasons.setdefault(name.removeprefix("test_").split("[")[0], (bad.get("message") or "")[:300])
             else:
                 state = "survived"
             # a parametrized scenario survives only if every case does
@@ -62,7 +65,7 @@ def run(cfg: Config) -> dict:
                 continue
             outcomes[scenario] = state
     counts = {k: sum(v == k for v in outcomes.values()) for k in ("survived", "lost", "skipped")}
-    return {"scenarios": dict(sorted(outcomes.items())), "counts": counts}
+    return {"scenarios": dict(sorted(outcomes.items())), "counts": counts, "reasons": dict(sorted(reasons.items()))}
 
 
 def plot_table(out: Path) -> Path | None:
