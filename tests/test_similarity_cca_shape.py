@@ -5,6 +5,14 @@ references are a feature-space implementation of the paper's definition (explici
 units-by-units whitening, SVD of the cross-covariance) kept in
 tests/reference/make_similarity_reference.py; ours works in stimulus space, so the two routes are
 independent.
+
+Tolerances (issue 12): every measure computes in float64 here (the CPU default) unless a test says
+float32. Rounding in these O(n p)…O(n^3) float64 computations at n <= 2000 stays below
+n p eps64 ~ 1e-10, so ``1e-12``…``1e-10`` assert the same algorithm computing the same quantity
+(a permutation, a block size, a closed form); ``1e-6`` compares with another implementation or a
+stored reference (rsatoolbox, scikit-learn, netrep, scipy: other algorithms — SVD vs eigh,
+iterative vs exact — whose differences scale with the condition number times eps64). Float32 comparisons state
+their own bound.
 """
 
 from __future__ import annotations

@@ -1,4 +1,13 @@
-"""RDMs and RSA: reference values (rsatoolbox 0.3.2, pinned), properties, real data, bad input."""
+"""RDMs and RSA: reference values (rsatoolbox 0.3.2, pinned), properties, real data, bad input.
+
+Tolerances (issue 12): every measure computes in float64 here (the CPU default) unless a test says
+float32. Rounding in these O(n p)…O(n^3) float64 computations at n <= 2000 stays below
+n p eps64 ~ 1e-10, so ``1e-12``…``1e-10`` assert the same algorithm computing the same quantity
+(a permutation, a block size, a closed form); ``1e-6`` compares with another implementation or a
+stored reference (rsatoolbox, scikit-learn, netrep, scipy: other algorithms — SVD vs eigh,
+iterative vs exact — whose differences scale with the condition number times eps64). Float32 comparisons state
+their own bound.
+"""
 
 from __future__ import annotations
 
