@@ -176,7 +176,7 @@ def summarize(rows: list[dict], cfg: Config) -> dict:
         if longest in c else None,
         "late_window_costs_less_than_0.5pt": [bool(abs(c[n]["cost_vs_no_deficit_mean"] or 0) < 0.5) for n in late],
         "flip_costs_less_than_0.5pt": bool(abs(c.get(f"flip_first_{cfg.flip_epochs}", {}).get("cost_vs_no_deficit_mean") or 0) < 0.5),
-        "fisher_peaks_in_first_third_no_deficit": [p < max(1, c["blur_first_0"]["epochs"] // 3)
+        "fisher_peaks_in_first_third_no_deficit": [p <= c["blur_first_0"]["epochs"] // 3
                                                    for p in c.get("blur_first_0", {}).get("fisher_peak_epoch", [])],
     }
     return out
@@ -196,14 +196,18 @@ def plot(rows: list[dict], cfg: Config, path: Path) -> None:
 
     lengths = [t for t in cfg.lengths if any(("blur_first_%d" % t, s) in get for s in seeds)]
     onsets = [o for o in cfg.onsets if any(("blur_window_%d" % o, s) in get for s in seeds)]
-    fisher_rows = [get[(n, s)]["fisher"] for n in ("blur_first_0", f"blur_first_{max(cfg.lengths)}") for s in seeds
-                   if (n, s) in get]
+    window_names = [f"blur_window_{o}" for o in onsets]
+    if cfg.window in lengths and 0 not in onsets:  # a window at onset 0 is the first-`window`-epochs deficit
+        onsets, window_names = [0, *onsets], [f"blur_first_{cfg.window}", *window_names]
+    pairs = [(n, s) for n in ("blur_first_0", f"blur_first_{max(cfg.lengths)}", f"flip_first_{cfg.flip_epochs}")
+             for s in seeds if (n, s) in get]
+    fisher_rows = [get[p]["fisher"] for p in pairs]
     longest = max(len(f) for f in fisher_rows)
     fisher = np.array([f + [np.nan] * (longest - len(f)) for f in fisher_rows])
     fig = nc.plotting.plot_critical_periods(
-        lengths, acc([f"blur_first_{t}" for t in lengths]), onsets, acc([f"blur_window_{o}" for o in onsets]),
-        baseline=acc(["blur_first_0"])[0], window=cfg.window, fisher=fisher,
-        title=f"MNIST critical periods ({len(seeds)} seeds; Fisher: no deficit and {max(cfg.lengths)}-epoch blur)")
+        lengths, acc([f"blur_first_{t}" for t in lengths]), onsets, acc(window_names),
+        baseline=acc(["blur_first_0"])[0], window=cfg.window, fisher=fisher, fisher_labels=[p[0] for p in pairs],
+        title=f"MNIST critical periods ({len(seeds)} seed(s); mean ± sd over seeds)")
     flip = acc([f"flip_first_{cfg.flip_epochs}"])[0]
     fig.axes[0].plot([max(cfg.lengths)], [np.nanmean(flip)], "v", color="C2", label=f"flip, {cfg.flip_epochs} epochs")
     fig.axes[0].legend(fontsize=7, frameon=False)

@@ -101,7 +101,8 @@ def plot_path_kernel_weights(query_image: Any, train_images: Any, weights: Any, 
 
 
 def plot_critical_periods(lengths: Any, acc_length: Any, onsets: Any, acc_onset: Any, *, baseline: Any = None,
-                          window: int | None = None, fisher_epochs: Any = None, fisher: Any = None, title: str = ""):
+                          window: int | None = None, fisher_epochs: Any = None, fisher: Any = None,
+                          fisher_labels: list[str] | None = None, title: str = ""):
     """Final accuracy vs deficit length and vs deficit onset, and the Fisher trace over epochs.
 
     Parameters
@@ -116,7 +117,9 @@ def plot_critical_periods(lengths: Any, acc_length: Any, onsets: Any, acc_onset:
     baseline : array (seed,), optional
         No-deficit accuracy, drawn as a band.
     fisher_epochs, fisher : arrays (epoch,) and (curve, epoch), optional
-        Fisher-trace curves (e.g. one per condition), drawn in a third panel.
+        Fisher-trace curves (e.g. one per condition and seed), drawn in a third panel.
+    fisher_labels : list of str, optional
+        One label per curve; curves with the same label share a colour and a legend entry.
     """
     plt = _plt()
     panels = 3 if fisher is not None else 2
@@ -142,8 +145,16 @@ def plot_critical_periods(lengths: Any, acc_length: Any, onsets: Any, acc_onset:
     if fisher is not None:
         f = np.atleast_2d(np.asarray(fisher, dtype=float))
         ep = np.arange(f.shape[1]) if fisher_epochs is None else np.asarray(fisher_epochs, dtype=float)
-        for row in f:
-            axes[2].plot(ep, row, color="C3", alpha=0.5)
+        labels = fisher_labels if fisher_labels is not None else [""] * len(f)
+        if len(labels) != len(f):
+            raise ValueError(f"plot_critical_periods(): {len(f)} Fisher curves but {len(labels)} fisher_labels.")
+        colours = {lab: f"C{3 + i}" for i, lab in enumerate(dict.fromkeys(labels))}
+        seen: set[str] = set()
+        for row, lab in zip(f, labels):
+            axes[2].plot(ep[: row.size], row, color=colours[lab], alpha=0.6, label=lab if lab and lab not in seen else None)
+            seen.add(lab)
+        if any(labels):
+            axes[2].legend(fontsize=7, frameon=False)
         axes[2].set_xlabel("epoch")
         axes[2].set_ylabel("trace of the Fisher information")
     fig.suptitle(title, fontsize=9)
