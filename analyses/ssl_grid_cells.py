@@ -74,7 +74,7 @@ class Config:
     small: bool = False
     control: ControlConfig = field(default_factory=ControlConfig)
     multiscale_sigmas: tuple = (0.7, 1.0, 1.4)
-    multiscale_steps: int = 10_000
+    multiscale_steps: int = 6_000
     sic: SICConfig = field(default_factory=SICConfig)
     sweep: bool = False
     sweep_ratios: tuple = (0.1, 1.0, 10.0)
@@ -87,7 +87,7 @@ class Config:
     sup_hidden: int = 256
     sup_place: int = 256
     place_sigma: float = 0.12
-    sup_steps: int = 3000
+    sup_steps: int = 1500
     sup_batch: int = 100
     sup_lr: float = 1e-3
     sup_weight_decay: float = 1e-4
@@ -105,6 +105,21 @@ class Config:
             sweep_seeds=(0,), sweep_steps=30, sup_hidden=64, sup_place=64, sup_steps=60, sup_batch=32, bins=20, eval_traj=150, error_steps=40,
             real_trajectories=1, n_shuffles=3,
         )
+
+
+# ---------------------------------------------------------------------------------------------- multi-scale control
+
+
+def train_multiscale(cfg: Config, out: Path):
+    """The feed-forward control with the conformal term averaged over ``cfg.multiscale_sigmas``."""
+    ms = dataclasses.replace(cfg.control, seed=cfg.seed, steps=cfg.multiscale_steps)
+    model = build_model("spatial_code_ff", n_units=ms.n_units, seed=cfg.seed)
+    loss = ConformalLoss(tuple(cfg.multiscale_sigmas), alpha=ms.alpha, envelope=ms.envelope)
+    t0 = time.time()
+    train(model, lambda m, x: loss(m(x), x), lambda step: uniform_positions(ms.batch, ms.box(), generator=torch.Generator().manual_seed(cfg.seed * 7919 + step)),
+          optimizer=OptimizerConfig(name="adam", lr=ms.lr), steps=ms.steps, out_dir=out / "control_multiscale", checkpoint_every=ms.checkpoint_every,
+          log_every=max(ms.steps // 50, 1), resume=True, seed=cfg.seed, device="cpu", progress=progress_enabled())
+    return model.eval(), ms, time.time() - t0
 
 
 # ---------------------------------------------------------------------------------------------- supervised
@@ -251,15 +266,9 @@ def run(cfg: Config) -> dict:
     res["control"]["_maps"] = maps
     res["control"]["spacing_unit"] = "sigma (the conformal scale)"
 
-    ms = dataclasses.replace(ctl, steps=cfg.multiscale_steps)
-    ms_model = build_model("spatial_code_ff", n_units=ms.n_units, seed=cfg.seed)
-    ms_loss = ConformalLoss(tuple(cfg.multiscale_sigmas), alpha=ms.alpha, envelope=ms.envelope)
-    t0 = time.time()
-    train(ms_model, lambda m, x: ms_loss(m(x), x), lambda step: uniform_positions(ms.batch, ms.box(), generator=torch.Generator().manual_seed(cfg.seed * 7919 + step)),
-          optimizer=OptimizerConfig(name="adam", lr=ms.lr), steps=ms.steps, out_dir=out / "control_multiscale", checkpoint_every=ms.checkpoint_every,
-          log_every=max(ms.steps // 50, 1), resume=True, seed=cfg.seed, device="cpu", progress=progress_enabled())
-    res["train_seconds"]["control_multiscale"] = round(time.time() - t0, 1)
-    mmaps, mact, mpos = control_maps(ms_model.eval(), ms)
+    ms_model, ms, secs = train_multiscale(cfg, out)
+    res["train_seconds"]["control_multiscale"] = round(secs, 1)
+    mmaps, mact, mpos = control_maps(ms_model, ms)
     res["control_multiscale"] = _model_stats(mmaps, mact, mpos, cbin, ms.bins, ms.box(), ms.n_shuffles, cfg.seed)
     res["control_multiscale"]["sigmas"] = list(cfg.multiscale_sigmas)
     res["control_multiscale"]["_maps"] = mmaps

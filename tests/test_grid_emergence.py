@@ -246,3 +246,59 @@ def test_positive_control_small_mode_gives_hexagonal_maps():
     assert st["frac_sargolini_gt_0.3"] > 0.5
     # one scale -> the grid units share one period (the conformal scale sets it)
     assert st["n_modules"] == 1
+
+
+# ---------------------------------------------------------------------------------------------- sweep bookkeeping
+
+
+def _rows():
+    # two settings x two seeds; (1.0, 0.3) is better on average
+    vals = {(0.1, 0.3): (0.0, 0.1), (1.0, 0.3): (0.5, 0.3)}
+    return [{"key": f"cap{r}_sg{s}_invnear_s{i}", "ratio": r, "sigma_g": s, "seed": i, "invariance": "near", "frac_above_shuffle95": v,
+             "gridness_median": v - 0.2} for (r, s), pair in vals.items() for i, v in enumerate(pair)]
+
+
+def test_sweep_heatmap_shows_the_seed_means():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from neurocompare.plotting import plot_sweep_heatmap
+
+    fig = plot_sweep_heatmap(_rows())
+    img = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(np.asarray(img), [[0.05, 0.4]])  # y = sigma_g (one), x = ratio (0.1, 1.0)
+    with pytest.raises(ValueError, match="empty"):
+        plot_sweep_heatmap([])
+    with pytest.raises(ValueError, match="lack"):
+        plot_sweep_heatmap(_rows(), value="nope")
+
+
+def test_best_sweep_setting_and_table():
+    from analyses.ssl_grid_cells import best_sweep_setting, sweep_table
+
+    best = best_sweep_setting(_rows())
+    assert (best["ratio"], best["sigma_g"]) == (1.0, 0.3)
+    assert best["mean"] == pytest.approx(0.4) and best["min"] == 0.3 and best["max"] == 0.5
+    table = sweep_table(_rows())
+    assert [t["ratio"] for t in table] == [0.1, 1.0] and table[0]["frac_above_shuffle95_mean"] == pytest.approx(0.05)
+    assert best_sweep_setting([]) is None
+
+
+def test_sweep_file_resumes(tmp_path, monkeypatch):
+    # a finished run in sweep.jsonl is not trained again
+    import json
+
+    import analyses.grid_models as gm
+
+    cfg = gm.SICConfig().shrink()
+    key = gm._run_key(dataclasses_replace(cfg, w_cap=1.0, sigma_g=0.4, seed=0))
+    (tmp_path / "sweep.jsonl").write_text(json.dumps({"key": key, "ratio": 1.0}) + "\n")
+    monkeypatch.setattr(gm, "train_sic", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    rows = gm.sic_sweep(cfg, [1.0], [0.4], [0], tmp_path)
+    assert [r["key"] for r in rows] == [key]
+
+
+def dataclasses_replace(obj, **kw):
+    import dataclasses
+
+    return dataclasses.replace(obj, **kw)
