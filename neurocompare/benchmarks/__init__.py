@@ -40,6 +40,14 @@ from neurocompare.benchmarks.spec import (
     register_benchmark,
 )
 from neurocompare.benchmarks.sweep import SweepResult, read_sweep_log, run_sweep
+from neurocompare.benchmarks.time_resolved import (
+    TimeResolvedScore,
+    bin_spike_times,
+    nwb_spike_times,
+    stack_time,
+    time_resolved_benchmark,
+    time_resolved_consistency,
+)
 
 __all__ = [
     "ActivationCache",
@@ -50,8 +58,10 @@ __all__ = [
     "LayerResult",
     "Score",
     "SweepResult",
+    "TimeResolvedScore",
     "benchmark_activations",
     "benchmark_ceiling",
+    "bin_spike_times",
     "combine",
     "default_layers",
     "format_table",
@@ -59,12 +69,16 @@ __all__ = [
     "layer_scores",
     "list_benchmarks",
     "load_scores",
+    "nwb_spike_times",
     "pool4",
     "read_sweep_log",
     "register_benchmark",
     "run_sweep",
     "score",
     "score_responses",
+    "stack_time",
+    "time_resolved_benchmark",
+    "time_resolved_consistency",
     "write_score",
 ]
 

@@ -40,6 +40,8 @@ from neurocompare.models import mlp  # noqa: E402,F401
 from neurocompare.models import audio  # noqa: E402,F401
 from neurocompare.models import path_integration  # noqa: E402,F401
 from neurocompare.models import spatial_code  # noqa: E402,F401
+from neurocompare.models import future_prediction  # noqa: E402,F401
+from neurocompare.models import pretrained  # noqa: E402,F401  (shipped weights: convnet_small_simclr)
 
 __all__ = [
     "AUDIO_16K",
