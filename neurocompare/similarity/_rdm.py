@@ -207,13 +207,33 @@ def _rdm_kernel(x, method: str):
 
     if method not in RDM_METHODS:
         raise ValueError(f"The 'method' parameter of rdm() must be one of {set(RDM_METHODS)}. Got {method!r} instead.")
-    uniq, inv = torch.unique(x, dim=0, return_inverse=True)
-    if uniq.shape[0] == x.shape[0]:
+    found = _duplicate_rows(x)
+    if found is None:
         return _rdm_distinct(x, method)
+    uniq, inv = found
     if uniq.shape[0] < 2:
         raise ValueError(f"All {x.shape[0]} stimuli have identical responses; an RDM of them is all zeros and compares with nothing.")
     d = _rdm_distinct(uniq, method)
     return d[inv][:, inv]
+
+
+def _duplicate_rows(x):
+    """``(distinct_rows, inverse)`` when some rows of x (n, d) are identical, else None.
+
+    Rows are hashed by two O(n d) reductions (a plain sum and a seeded random projection; equal rows
+    give equal hashes); only rows with equal hashes are compared exactly, so inputs without
+    duplicates cost no sort of (n, d) rows.
+    """
+    import torch
+
+    gen = torch.Generator(device="cpu").manual_seed(12)
+    r = torch.rand(x.shape[1], generator=gen, dtype=torch.float64).to(x.device, x.dtype) + 0.5
+    keys = torch.stack([x.sum(1), (x * r).sum(1)], 1).cpu().double().numpy()
+    _, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
+    if counts.max() == 1:
+        return None
+    uniq, inv = torch.unique(x, dim=0, return_inverse=True)  # exact (collisions of the hashes included)
+    return (uniq, inv) if uniq.shape[0] < x.shape[0] else None
 
 
 def _rdm_distinct(x, method: str):
