@@ -203,7 +203,8 @@ class PathKernelRecorder:
     weights, so a call sees the step ``θ_t -> θ_{t+1}``; it evaluates the loss derivatives
     ``∂L/∂f(x_i)`` at ``θ_t`` with ``loss`` and the training set given here, which must be the
     batch the optimizer saw (full-batch training). Memory is O(n_query × n_train) for the
-    accumulators plus one batch of Jacobians.
+    accumulators; a step also holds the query gradients (n_query × parameters) and one batch of
+    training Jacobians (batch_size × outputs × parameters).
 
     Parameters
     ----------
