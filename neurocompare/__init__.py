@@ -40,7 +40,7 @@ from neurocompare.data import (
 
 __version__ = "0.2.0"
 
-_SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "learning", "behavior", "plotting")
+_SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "learning", "behavior", "tasks", "plotting")
 
 #: public name -> the subpackage (or module) that defines it; loaded on first access
 _EXPORTS: dict[str, str] = {
@@ -82,6 +82,9 @@ _EXPORTS: dict[str, str] = {
     **{name: "neurocompare.learning" for name in ("neural_collapse", "layerwise_collapse", "effective_rank")},
     # behaviour
     **{name: "neurocompare.behavior" for name in ("BlockHMM", "error_consistency")},
+    # tasks and time-resolved scoring (Mental-Pong)
+    **{name: "neurocompare.tasks" for name in ("mental_pong_conditions",)},
+    **{name: "neurocompare.benchmarks" for name in ("time_resolved_consistency", "time_resolved_benchmark")},
 }
 
 __all__ = sorted(

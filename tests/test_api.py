@@ -18,7 +18,7 @@ import neurocompare as nc
 
 REPO = Path(__file__).resolve().parents[1]
 
-SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "learning", "behavior", "plotting")
+SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "learning", "behavior", "tasks", "plotting")
 
 # The verbs and nouns of the one sentence (model + stimuli -> activations -> metric -> ceiling ->
 # Score) and of its side roads. Adding a public name means adding it here, on purpose.
@@ -46,6 +46,8 @@ PINNED = {
     "neural_collapse", "layerwise_collapse", "effective_rank",
     # behaviour
     "BlockHMM", "error_consistency",
+    # tasks and time-resolved scoring
+    "mental_pong_conditions", "time_resolved_consistency",
 }
 
 

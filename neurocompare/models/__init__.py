@@ -41,6 +41,7 @@ from neurocompare.models import audio  # noqa: E402,F401
 from neurocompare.models import path_integration  # noqa: E402,F401
 from neurocompare.models import spatial_code  # noqa: E402,F401
 from neurocompare.models import future_prediction  # noqa: E402,F401
+from neurocompare.models.future_prediction import FuturePredictor, future_predictor, train_future_prediction  # noqa: E402
 from neurocompare.models import pretrained  # noqa: E402,F401  (shipped weights: convnet_small_simclr)
 
 __all__ = [
@@ -52,10 +53,13 @@ __all__ = [
     "ModelRegistry",
     "Preprocessing",
     "ResolvedModel",
+    "FuturePredictor",
     "build_model",
+    "future_predictor",
     "he_normal_",
     "model_names",
     "register_model",
     "resolve_model",
+    "train_future_prediction",
     "weights_hash",
 ]
