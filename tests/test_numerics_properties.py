@@ -330,3 +330,14 @@ def test_make_responses_keeps_real_attributes_and_refuses_complex_and_transposed
         nc.make_responses(v.T, stimulus_ids=[f"s{i}" for i in range(12)], unit_ids=[f"u{i}" for i in range(5)])
     with pytest.raises(TypeError, match="complex"):
         nc.check_responses(r.astype(complex))
+
+
+@pytest.mark.parametrize("ceiling", [None, "split_half"])
+def test_a_benchmark_with_a_test_split_under_3_stimuli_is_refused_when_built(ceiling):
+    # issue 12: 25 or fewer stimuli left 2 held out (a Pearson r across 2 points is +-1); with a
+    # ceiling the old code crashed late without naming test_fraction
+    v = np.random.default_rng(0).standard_normal((20, 5, 4))
+    resp = nc.make_responses(v, dims=("stimulus", "unit", "repetition"))
+    with pytest.raises(ValueError, match=r"test_fraction=0.1 of 20 stimuli holds out 2"):
+        nc.Benchmark(resp, metric="ridge", ceiling=ceiling)
+    nc.Benchmark(resp, metric="ridge", ceiling=ceiling, test_fraction=0.2)  # 4 held out: fine
