@@ -88,11 +88,17 @@ def plot_table(out: Path) -> Path | None:
     scenarios = sorted(set().union(*latest.values()))
     code = {"survived": 2, "skipped": 1, "lost": 0}
     grid = np.array([[code.get(latest[lab].get(s, "skipped"), 1) for lab in labels] for s in scenarios])
-    fig, ax = plt.subplots(figsize=(2 + 1.4 * len(labels), 0.3 * len(scenarios) + 1))
+    fig, ax = plt.subplots(figsize=(6.5 + 1.3 * len(labels), 0.28 * len(scenarios) + 1.5))
     ax.imshow(grid, cmap=matplotlib.colors.ListedColormap(["#d62728", "#bbbbbb", "#2ca02c"]), vmin=0, vmax=2, aspect="auto")
-    ax.set_xticks(range(len(labels)), [f"{lab}\n{sum(latest[lab][s] == 'survived' for s in latest[lab])}/{len(latest[lab])}" for lab in labels])
-    ax.set_yticks(range(len(scenarios)), scenarios, fontsize=7)
-    ax.set_title("fault scenarios: green survived, red lost", fontsize=9)
+    ticks = [f"{lab}\n{sum(v == 'survived' for v in latest[lab].values())}/{len(latest[lab])} survived" for lab in labels]
+    ax.set_xticks(range(len(labels)), ticks, fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(scenarios)), [s.replace("_", " ") for s in scenarios], fontsize=7)
+    ax.set_xticks(np.arange(len(labels) + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(scenarios) + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", linewidth=1)
+    ax.tick_params(which="minor", length=0)
+    ax.set_xlabel("green: survived, nothing lost, message says what to do · red: lost or crashed", fontsize=8)
     fig.tight_layout()
     target = out / "fault_table.png"
     fig.savefig(target, dpi=120)
