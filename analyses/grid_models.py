@@ -19,6 +19,7 @@ grid and appends one JSON line per finished run (a killed sweep resumes where it
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -66,7 +67,7 @@ class ControlConfig:
     envelope: float = 1.5
     side: float = 4 * math.pi
     bins: int = 40
-    n_shuffles: int = 50
+    n_shuffles: int = 20
     shuffle_points: int = 20_000
     checkpoint_every: int = 2_000
     seed: int = 0
@@ -257,7 +258,9 @@ def shuffle_statistics(act: np.ndarray, pos: np.ndarray, *, bins: int, box, n_sh
 
 
 def _run_key(cfg: SICConfig) -> str:
-    return f"cap{cfg.w_cap:.4g}_sg{cfg.sigma_g:.4g}_inv{cfg.invariance}_s{cfg.seed}"
+    # sigma_x = 1 (the first sweep) is left out of the key, so that its records stay valid
+    sx = "" if cfg.sigma_x == 1.0 else f"_sx{cfg.sigma_x:.4g}"
+    return f"cap{cfg.w_cap:.4g}_sg{cfg.sigma_g:.4g}_inv{cfg.invariance}{sx}_s{cfg.seed}"
 
 
 def read_sweep(path: str | Path) -> list[dict]:
@@ -268,7 +271,7 @@ def read_sweep(path: str | Path) -> list[dict]:
     return [json.loads(s) for s in path.read_text().splitlines() if s.strip()]
 
 
-def sic_sweep(base: SICConfig, ratios, sigma_gs, seeds, out: str | Path, *, invariances=("near",), log=print) -> list[dict]:
+def sic_sweep(base: SICConfig, ratios, sigma_gs, seeds, out: str | Path, *, invariances=("near",), sigma_xs=None, log=print) -> list[dict]:
     """Train and score the SIC RNN over capacity/separation ratio x sigma_g x seed.
 
     ``w_cap = ratio * w_sep``. Each finished run appends one line to ``OUT/sweep.jsonl`` (written
@@ -286,30 +289,27 @@ def sic_sweep(base: SICConfig, ratios, sigma_gs, seeds, out: str | Path, *, inva
     done = {r["key"] for r in read_sweep(path)}
     bin_size = 2 * base.eval_extent / base.bins
     # seeds outermost: an interrupted sweep has covered the whole grid once before repeating it
-    for seed in seeds:
-        for inv in invariances:
-            for ratio in ratios:
-                for sg in sigma_gs:
-                    cfg = dataclasses.replace(base, w_cap=float(ratio) * base.w_sep, sigma_g=float(sg), seed=int(seed), invariance=inv, checkpoint_every=0)
-                    key = _run_key(cfg)
-                    if key in done or key in {r["key"] for r in read_sweep(path)}:  # another process may share the file
-                        continue
-                    model, secs, res = train_sic(cfg)
-                    maps, act, pos = sic_maps(model, cfg, seed=20_000 + seed)
-                    st = unit_statistics(maps, bin_size)
-                    sh = shuffle_statistics(act, pos, bins=cfg.bins, box=cfg.box(), n_shuffles=cfg.n_shuffles, seed=seed)
-                    last = res.history[-1] if getattr(res, "history", None) else {}
-                    row = {"key": key, "ratio": float(ratio), "sigma_g": float(sg), "seed": int(seed), "invariance": inv, "config": dataclasses.asdict(cfg),
-                           "train_seconds": round(secs, 1), "final": {k: v for k, v in last.items() if isinstance(v, (int, float))},
-                           "gridness_median": st["gridness_sargolini_median"], "frac_gt_0.3": st["frac_sargolini_gt_0.3"],
-                           "frac_above_shuffle95": sh["frac_above_shuffle95"], "median_threshold": sh["median_threshold"], "n_modules": st["n_modules"],
-                           "module_periods": st["module_periods"], "module_period_ratios": st["module_period_ratios"]}
-                    tmp = out / f"{key}.pt.tmp"  # the model, atomically: the best setting is re-analysed from it
-                    torch.save(model.state_dict(), tmp)
-                    os.replace(tmp, out / f"{key}.pt")
-                    with open(path, "a") as fh:
-                        fh.write(json.dumps(row) + "\n")
-                        fh.flush()
-                        os.fsync(fh.fileno())
-                    log(f"{key}: median gridness {row['gridness_median']:.3f}, > 0.3 {row['frac_gt_0.3']:.2f}, > own shuffle 95% {row['frac_above_shuffle95']:.2f} ({secs:.0f} s)")
+    for seed, inv, sx, ratio, sg in itertools.product(seeds, invariances, sigma_xs or (base.sigma_x,), ratios, sigma_gs):
+        cfg = dataclasses.replace(base, w_cap=float(ratio) * base.w_sep, sigma_g=float(sg), seed=int(seed), invariance=inv, sigma_x=float(sx), checkpoint_every=0)
+        key = _run_key(cfg)
+        if key in done or key in {r["key"] for r in read_sweep(path)}:  # another process may share the file
+            continue
+        model, secs, res = train_sic(cfg)
+        maps, act, pos = sic_maps(model, cfg, seed=20_000 + seed)
+        st = unit_statistics(maps, bin_size)
+        sh = shuffle_statistics(act, pos, bins=cfg.bins, box=cfg.box(), n_shuffles=cfg.n_shuffles, seed=seed)
+        last = res.history[-1] if getattr(res, "history", None) else {}
+        row = {"key": key, "ratio": float(ratio), "sigma_g": float(sg), "sigma_x": float(sx), "seed": int(seed), "invariance": inv, "config": dataclasses.asdict(cfg),
+               "train_seconds": round(secs, 1), "final": {k: v for k, v in last.items() if isinstance(v, (int, float))},
+               "gridness_median": st["gridness_sargolini_median"], "frac_gt_0.3": st["frac_sargolini_gt_0.3"],
+               "frac_above_shuffle95": sh["frac_above_shuffle95"], "median_threshold": sh["median_threshold"], "n_modules": st["n_modules"],
+               "module_periods": st["module_periods"], "module_period_ratios": st["module_period_ratios"]}
+        tmp = out / f"{key}.pt.tmp"  # the model, atomically: the best setting is re-analysed from it
+        torch.save(model.state_dict(), tmp)
+        os.replace(tmp, out / f"{key}.pt")
+        with open(path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        log(f"{key}: median gridness {row['gridness_median']:.3f}, > 0.3 {row['frac_gt_0.3']:.2f}, > own shuffle 95% {row['frac_above_shuffle95']:.2f} ({secs:.0f} s)")
     return read_sweep(path)

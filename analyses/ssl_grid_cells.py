@@ -221,25 +221,32 @@ def best_sweep_setting(rows: list[dict]) -> dict | None:
     """The (ratio, sigma_g, invariance) with the highest mean fraction above the shuffle threshold."""
     if not rows:
         return None
+    groups = _groups(rows)
+    (ratio, sg, inv, sx), runs = max(groups.items(), key=lambda kv: (np.mean([r["frac_above_shuffle95"] for r in kv[1]]),
+                                                                    np.nanmean([np.nan if r["gridness_median"] is None else r["gridness_median"] for r in kv[1]])))
+    vals = np.array([r["frac_above_shuffle95"] for r in runs])
+    return {"ratio": ratio, "sigma_g": sg, "invariance": inv, "sigma_x": sx, "seeds": [r["seed"] for r in runs], "frac_above_shuffle95": vals.tolist(),
+            "mean": float(vals.mean()), "min": float(vals.min()), "max": float(vals.max()), "keys": [r["key"] for r in runs]}
+
+
+def _sigma_x(row: dict) -> float:
+    return float(row.get("sigma_x", row.get("config", {}).get("sigma_x", 1.0)))
+
+
+def _groups(rows: list[dict]) -> dict:
     groups: dict = {}
     for r in rows:
-        groups.setdefault((r["ratio"], r["sigma_g"], r["invariance"]), []).append(r)
-    (ratio, sg, inv), runs = max(groups.items(), key=lambda kv: np.mean([r["frac_above_shuffle95"] for r in kv[1]]))
-    vals = np.array([r["frac_above_shuffle95"] for r in runs])
-    return {"ratio": ratio, "sigma_g": sg, "invariance": inv, "seeds": [r["seed"] for r in runs], "frac_above_shuffle95": vals.tolist(),
-            "mean": float(vals.mean()), "min": float(vals.min()), "max": float(vals.max()), "keys": [r["key"] for r in runs]}
+        groups.setdefault((r["ratio"], r["sigma_g"], r["invariance"], _sigma_x(r)), []).append(r)
+    return groups
 
 
 def sweep_table(rows: list[dict]) -> list[dict]:
     """Mean and range over seeds of every swept setting."""
-    groups: dict = {}
-    for r in rows:
-        groups.setdefault((r["ratio"], r["sigma_g"], r["invariance"]), []).append(r)
     table = []
-    for (ratio, sg, inv), runs in sorted(groups.items()):
+    for (ratio, sg, inv, sx), runs in sorted(_groups(rows).items()):
         f = np.array([r["frac_above_shuffle95"] for r in runs])
         g = np.array([r["gridness_median"] for r in runs], dtype=float)
-        table.append({"ratio": ratio, "sigma_g": sg, "invariance": inv, "n_seeds": len(runs), "frac_above_shuffle95_mean": float(f.mean()),
+        table.append({"ratio": ratio, "sigma_g": sg, "invariance": inv, "sigma_x": sx, "n_seeds": len(runs), "frac_above_shuffle95_mean": float(f.mean()),
                       "frac_above_shuffle95_range": [float(f.min()), float(f.max())], "gridness_median_mean": float(np.nanmean(g))})
     return table
 
@@ -358,8 +365,12 @@ def _figures(res, curves, rows, out: Path, cfg: Config) -> None:
     fig = plot_error_growth(curves, dt=1.0, unit="see legend")
     fig.savefig(out / "path_integration_error.png", dpi=80)
     plt.close(fig)
-    if rows:
-        fig = plot_sweep_heatmap(rows, title="SIC RNN: fraction of units above their own 95% shuffle threshold")
+    main = [r for r in rows if _sigma_x(r) == cfg.sic.sigma_x]
+    if main:
+        fig = plot_sweep_heatmap(main, value="gridness_median", title=f"SIC RNN (sigma_x {cfg.sic.sigma_x:g}): median gridness, mean over seeds")
+        fig.savefig(out / "sweep_heatmap_gridness.png", dpi=80)
+        plt.close(fig)
+        fig = plot_sweep_heatmap(main, title=f"SIC RNN (sigma_x {cfg.sic.sigma_x:g}): fraction above own 95% shuffle threshold")
         fig.savefig(out / "sweep_heatmap.png", dpi=80)
         plt.close(fig)
     if "_map" in brain.get("sargolini_cell", {}):

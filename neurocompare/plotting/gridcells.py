@@ -154,7 +154,10 @@ def plot_sweep_heatmap(rows: list[dict[str, Any]], *, x: str = "ratio", y: str =
             if vals:
                 grid[i, j], count[i, j] = float(np.mean(vals)), len(vals)
     fig, ax = plt.subplots(figsize=(1.3 * len(xs) + 2.5, 0.9 * len(ys) + 1.8))
-    im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0, vmax=max(1e-9, float(np.nanmax(grid))) if np.isfinite(grid).any() else 1)
+    finite = grid[np.isfinite(grid)]
+    lo = min(0.0, float(finite.min())) if finite.size else 0.0
+    hi = max(lo + 1e-9, float(finite.max())) if finite.size else 1.0
+    im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=lo, vmax=hi)
     for i in range(len(ys)):
         for j in range(len(xs)):
             if count[i, j]:
