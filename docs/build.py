@@ -10,6 +10,7 @@ python docs/build.py                      # the whole site, every notebook execu
 python docs/build.py --execute off        # render notebooks as stored (no outputs), fast
 python docs/build.py --only quickstart    # execute only these notebooks; others render as stored
 python docs/build.py --out DIR            # write the HTML somewhere else
+python docs/build.py --fresh              # re-read every page (after changing how notebooks run)
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 
 
-def build(out: Path | None = None, *, execute: str = "cache", only: list[str] | None = None, quiet: bool = False) -> Path:
+def build(
+    out: Path | None = None, *, execute: str = "cache", only: list[str] | None = None, quiet: bool = False, fresh: bool = False
+) -> Path:
     """Build the site; returns the HTML folder. Raises ``RuntimeError`` when Sphinx reports a warning.
 
     Parameters
@@ -35,6 +38,9 @@ def build(out: Path | None = None, *, execute: str = "cache", only: list[str] | 
         Notebook stems to execute; the others are rendered as stored (without outputs).
     quiet : bool
         Pass ``-q`` to Sphinx.
+    fresh : bool
+        Ignore Sphinx's saved environment and read every page again (``-E``); executed notebooks
+        still come from the cache when their code is unchanged.
     """
     from sphinx.cmd.build import build_main
 
@@ -53,6 +59,8 @@ def build(out: Path | None = None, *, execute: str = "cache", only: list[str] | 
             args += ["-D", "nb_execution_excludepatterns=" + ",".join(skip)]
     if quiet:
         args.append("-q")
+    if fresh:
+        args.append("-E")
     status = build_main([*args, str(DOCS), str(out)])
     if status != 0:
         raise RuntimeError(f"Sphinx failed (exit {status}); the warnings above are errors. Site: {out}")
@@ -65,10 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--execute", choices=("cache", "force", "off"), default="cache")
     parser.add_argument("--only", nargs="+", default=None, metavar="NOTEBOOK", help="execute only these notebooks")
     parser.add_argument("-q", "--quiet", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="read every page again (Sphinx -E)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        out = build(args.out, execute=args.execute, only=args.only, quiet=args.quiet)
+        out = build(args.out, execute=args.execute, only=args.only, quiet=args.quiet, fresh=args.fresh)
     except (RuntimeError, ValueError) as err:
         print(err, file=sys.stderr)
         return 1
