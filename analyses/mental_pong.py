@@ -226,10 +226,18 @@ def run(cfg: Config) -> dict:
     refs = nc.benchmarks.time_resolved_consistency({"perfect_simulator": state, "shuffled_simulator": state[perm]},
                                                    sim, mask=occ_test, seed=cfg.seed)
     rows = []
+
+    def flush(new):
+        with open(out / "results.jsonl", "a") as fh:  # one line per record: an interrupted run keeps what it finished
+            for row in new:
+                fh.write(json.dumps({**record, **row}) + "\n")
+
     for name, s in refs.items():
         rows.append({"kind": "run", "encoder": "-", "dynamics": name, "mode": "-", "layer": "state",
                      "dmfc_occluded": s.value, "dmfc_error": s.error, "dmfc_pooled": s.pooled})
+    flush(rows)
     for enc_name in cfg.encoders:
+        n_before = len(rows)
         cache = out / "cache" / f"latents_{enc_name}.npz"
         if cache.exists():
             lat = np.load(cache)
@@ -283,16 +291,28 @@ def run(cfg: Config) -> dict:
             rows.append({"kind": "run", "encoder": enc_name, "dynamics": dyn, "mode": mode, "layer": layer,
                          "dmfc_occluded": s.value, "dmfc_error": s.error, "dmfc_pooled": s.pooled,
                          "endpoint_r": endpoint_r(f, test_ds, cfg.seed), **dec})
+        flush(rows[n_before:])
         print(f"[{time.time() - t0:.0f}s] encoder {enc_name} done", flush=True)
-    with open(out / "results.jsonl", "a") as fh:
-        for row in rows:
-            fh.write(json.dumps({**record, **row}) + "\n")
     summary = {"rows": [{k: v for k, v in r.items() if k != "r2_by_time_since_occlusion"} for r in rows],
                "seconds": time.time() - t0}
     with open(out / "results.jsonl", "a") as fh:
         fh.write(json.dumps({**record, "kind": "summary", "summary": summary}) + "\n")
-    figures(out, rows)
+    figures(out, _all_rows(out))
     return summary
+
+
+def _all_rows(out: Path) -> list[dict]:
+    """Every per-run record in OUT/results.jsonl (several processes may have added encoders)."""
+    lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines() if x.strip()]
+    seen, rows = set(), []
+    for r in lines:
+        if r.get("kind") != "run":
+            continue
+        key = (r["encoder"], r["dynamics"], r["mode"], r["layer"])
+        if key not in seen:
+            seen.add(key)
+            rows.append(r)
+    return rows
 
 
 def figures(out: Path, rows: list[dict]) -> None:
@@ -338,7 +358,11 @@ def main(argv=None) -> int:
     p.add_argument("--encoders", nargs="+", default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data", default=None, help="data root for MNIST (default: $NEUROCOMPARE_DATA)")
+    p.add_argument("--figures", action="store_true", help="only redraw the figures from OUT/results.jsonl")
     a = p.parse_args(argv)
+    if a.figures:
+        figures(Path(a.out), _all_rows(Path(a.out)))
+        return 0
     cfg = Config(out=a.out, seed=a.seed, data_root=a.data, threads=a.threads)
     if a.small or os.environ.get("NEUROCOMPARE_SMALL", "") not in ("", "0"):
         cfg.shrink()

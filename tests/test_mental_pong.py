@@ -193,5 +193,7 @@ def test_endpoint_and_residual_consistency_known_answers():
         endpoint_consistency(a, b[:10])
     with pytest.raises(ValueError, match="truth must be"):
         residual_consistency(a, b, truth[:, None])
+    with pytest.raises(ValueError, match="no reliable pattern"):
+        residual_consistency(a, truth[:, None] + 3.0 * rng.standard_normal((n, reps)), truth)
     with pytest.raises(ValueError, match="end-points"):
         endpoint_consistency(a[:, :, None], b)

@@ -73,12 +73,15 @@ def _as_timed(x: Any, name: str, *, repetition: bool) -> xr.DataArray:
             x = x.assign_coords(stimulus_id=("stimulus", np.arange(x.sizes["stimulus"]).astype(str)))
         if "time" not in x.coords:
             x = x.assign_coords(time=("time", np.arange(x.sizes["time"])))
+        if "unit_id" not in x.coords:
+            x = x.assign_coords(unit_id=("unit", np.array([f"unit_{i}" for i in range(x.sizes["unit"])])))
         return x
     arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=float)
     dims = ("stimulus", "unit", "time", "repetition")[: arr.ndim]
     if arr.ndim not in (3, 4):
         raise ValueError(f"{name} as an array must be (condition, unit, time[, repetition]); got shape {arr.shape}.")
     return xr.DataArray(arr, dims=dims, coords={"stimulus_id": ("stimulus", np.arange(arr.shape[0]).astype(str)),
+                                                "unit_id": ("unit", np.array([f"unit_{i}" for i in range(arr.shape[1])])),
                                                 "time": ("time", np.arange(arr.shape[2]))})
 
 
@@ -205,30 +208,35 @@ def _pearson_over_conditions(a: np.ndarray, b: np.ndarray, use: np.ndarray) -> n
     return np.where((n >= 3) & (den > 0) & np.isfinite(r), np.clip(r, -1.0, 1.0), np.nan)
 
 
-def _bin_reliability(Yr: np.ndarray, use: np.ndarray, n_splits: int, seed: int) -> np.ndarray:
-    """Spearman-Brown-corrected split-half reliability per (split, time, unit), across conditions.
+def _bin_reliability(Yr: np.ndarray, use: np.ndarray, pooled_use: np.ndarray, n_splits: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Spearman-Brown-corrected split-half reliabilities across conditions: per bin and pooled.
 
     Each split deals every (condition, time) sample's valid repetitions into two random halves
     (shared by the units, as :func:`neurocompare.split_repetitions` does per stimulus); the half
-    means are correlated over the conditions used at that time.
+    means are correlated over the conditions used at each time (``use``; ``(n_splits, T, U)``)
+    and over all samples of ``pooled_use`` pooled (``(n_splits, 1, U)``).
     """
     from neurocompare.similarity._ceiling import spearman_brown
 
     valid = np.isfinite(Yr).all(2)  # (C, T, R): a repetition recorded for every unit
     rng = numpy_rng(seed, "time_resolved_reliability")
-    out = np.empty((n_splits,) + Yr.shape[1:3])
+    per_bin = np.empty((n_splits,) + Yr.shape[1:3])
+    pooled = np.empty((n_splits, 1, Yr.shape[2]))
     vals = np.where(np.isfinite(Yr), Yr, 0.0)
+    flat_use = pooled_use.reshape(-1, 1)
     for i in range(n_splits):
         keys = np.where(valid, rng.random(valid.shape), np.inf)
         rank = np.argsort(np.argsort(keys, axis=-1), axis=-1)
         half = (valid.sum(-1) // 2)[..., None]
         in1, in2 = valid & (rank < half), valid & (rank >= half) & (rank < 2 * half)
         with np.errstate(invalid="ignore", divide="ignore"):
-            h1 = (vals * in1[:, :, None, :]).sum(-1) / in1.sum(-1)[..., None]
-            h2 = (vals * in2[:, :, None, :]).sum(-1) / in2.sum(-1)[..., None]
-        ok = use & (half[..., 0] >= 1)
-        out[i] = spearman_brown(_pearson_over_conditions(h1, h2, ok), 2.0)
-    return out
+            h1 = np.einsum("ctur,ctr->ctu", vals, in1.astype(float)) / in1.sum(-1)[..., None]
+            h2 = np.einsum("ctur,ctr->ctu", vals, in2.astype(float)) / in2.sum(-1)[..., None]
+        ok = half[..., 0] >= 1
+        per_bin[i] = spearman_brown(_pearson_over_conditions(h1, h2, ok & use), 2.0)
+        flat = lambda h: h.reshape(-1, 1, h.shape[2])  # noqa: E731 - every sample one "condition" of one bin
+        pooled[i] = spearman_brown(_pearson_over_conditions(flat(h1), flat(h2), ok.reshape(-1, 1) & flat_use), 2.0)
+    return per_bin, pooled
 
 
 def _corrected(pred: np.ndarray, Ym: np.ndarray, use: np.ndarray, rel: np.ndarray, flat: np.ndarray) -> np.ndarray:
@@ -333,10 +341,10 @@ def time_resolved_consistency(
                 for name, f in features.items()}
     cache = {} if _cache is None else _cache
 
-    def reliability(arr: np.ndarray, m: np.ndarray) -> np.ndarray:
-        key = (arr.shape, m.tobytes())
+    def reliability(arr: np.ndarray, m: np.ndarray, pooled_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = (arr.shape, m.tobytes(), pooled_m.tobytes())
         if key not in cache:
-            cache[key] = _bin_reliability(arr, m, int(n_splits), seed)
+            cache[key] = _bin_reliability(arr, m, pooled_m, int(n_splits), seed)
         return cache[key]
 
     y = _as_timed(data, "data", repetition=True)
@@ -393,7 +401,7 @@ def time_resolved_consistency(
             f"No time bin has {min_conditions} scored conditions (most: {int(counts.max())}); lower min_conditions or "
             "give more conditions."
         )
-    rel = reliability(Yr, binned)
+    rel, pooled_rel = reliability(Yr, binned, use)
     per_split = _corrected(pred, Ym, binned, rel, _flat_features(X, binned))  # (n_splits, T)
     per_split[:, ~scored] = np.nan
     with warnings.catch_warnings():
@@ -403,7 +411,6 @@ def time_resolved_consistency(
     bin_mean = np.nanmean(per_split[:, scored], axis=1)  # (n_splits,)
     # pooled: every used sample is one "condition" of a single bin
     flat_use = use.reshape(-1, 1)
-    pooled_rel = reliability(Yr.reshape(-1, 1, *Yr.shape[2:]), flat_use)
     Xf = X.reshape(-1, 1, X.shape[2])
     pooled = float(np.nanmean(_corrected(pred.reshape(-1, 1, pred.shape[2]), Ym.reshape(-1, 1, Ym.shape[2]), flat_use,
                                          pooled_rel, _flat_features(Xf, flat_use))))

@@ -125,4 +125,11 @@ def residual_consistency(a: Any, b: Any, truth: Any, *, n_splits: int = 10, seed
     x, y = _endpoints(a, "a"), _endpoints(b, "b")
     if not (x.shape[0] == y.shape[0] == t.shape[0]):
         raise ValueError(f"a, b and truth need the same number of conditions; got {x.shape[0]}, {y.shape[0]}, {t.shape[0]}.")
-    return noise_corrected_consistency(x - t[:, None, None], y - t[:, None, None], n_splits=n_splits, seed=seed)
+    try:
+        return noise_corrected_consistency(x - t[:, None, None], y - t[:, None, None], n_splits=n_splits, seed=seed)
+    except ValueError as err:
+        raise ValueError(
+            "The residuals of a or b have no reliable pattern (their split-half reliability is not positive): that "
+            "system's errors are repetition noise only, so an error-pattern correlation is undefined. Report the "
+            "end-point consistency instead, or record more repetitions."
+        ) from err
