@@ -14,7 +14,8 @@
 Registered here: ``convnet_small``, ``convnet_medium``, ``resnet18``, ``resnet18_small`` (ImageNet
 normalization), ``mlp`` (no preprocessing), ``audio_conv1d_tiny``, ``audio_spectrogram_tiny``
 (16 kHz waveforms) the path integrators of ``neurocompare.models.path_integration`` and the feed-forward
-``spatial_code_ff`` of ``neurocompare.models.spatial_code``.
+``spatial_code_ff`` of ``neurocompare.models.spatial_code``, and ``convnet_small_simclr`` (trained
+weights shipped with the package, :mod:`neurocompare.models.pretrained`).
 A test builds and runs every registered model, so a new one is tested when it is registered.
 
 Examples
