@@ -80,6 +80,7 @@ class Config:
     sweep_ratios: tuple = (0.1, 1.0, 10.0)
     sweep_sigma_gs: tuple = (0.3, 0.6)
     sweep_seeds: tuple = (0, 1)
+    sweep_sigma_xs: tuple = (1.0,)
     sweep_steps: int = 1_500
     # supervised path integrator (2.2 m box, rat-like walks)
     dt: float = 0.02
@@ -291,7 +292,8 @@ def run(cfg: Config) -> dict:
     sic_cfg = dataclasses.replace(cfg.sic, seed=cfg.seed)
     rows = read_sweep(out / "sweep" / "sweep.jsonl")
     if cfg.sweep:
-        rows = sic_sweep(dataclasses.replace(cfg.sic, steps=cfg.sweep_steps, n_shuffles=cfg.n_shuffles), cfg.sweep_ratios, cfg.sweep_sigma_gs, cfg.sweep_seeds, out / "sweep")
+        rows = sic_sweep(dataclasses.replace(cfg.sic, steps=cfg.sweep_steps, n_shuffles=cfg.n_shuffles), cfg.sweep_ratios, cfg.sweep_sigma_gs, cfg.sweep_seeds, out / "sweep",
+                         sigma_xs=cfg.sweep_sigma_xs)
     best = best_sweep_setting(rows)
     res["sweep"] = {"runs": len(rows), "table": sweep_table(rows), "best": best, "chance": "5 % of units (95th percentile of each unit's own null)"}
     sic_model = None
@@ -385,6 +387,42 @@ def _figures(res, curves, rows, out: Path, cfg: Config) -> None:
         plt.close(fig)
 
 
+def sic_loss_landscape(cfg: Config, periods=(2.0, 3.0, 5.0, 8.0)) -> dict:
+    """Where the SIC loss puts a grid code: its terms on the trained control's hexagonal code and on
+    every swept RNN's code, on one batch of SIC trajectories.
+
+    The control's code (period ``P_c`` in its own units) is read at ``positions * P_c / P``, i.e. a
+    hexagonal code of period ``P`` (in step units) and ``sigma_x`` = 1 step. If the RNNs' smooth codes
+    have a lower loss than every grid code at a setting, that setting does not favour grids.
+    """
+    out = Path(cfg.out)
+    from neurocompare.models.path_integration import uniform_velocity_batch
+    from neurocompare.models.grid_losses import sic_loss
+    from neurocompare.training import load_checkpoint
+
+    ctl = cfg.control
+    ff = build_model("spatial_code_ff", n_units=ctl.n_units, seed=0)
+    ff.load_state_dict(load_checkpoint(out / "control" / "checkpoint.pt")["model"])
+    ff.eval()
+    st = unit_statistics(control_maps(ff, ctl)[0], ctl.side / ctl.bins)
+    p_c = st["spacing_median"]
+    vel, pos = uniform_velocity_batch(cfg.sic.n_sequences, cfg.sic.length, cfg.sic.n_perm, step=cfg.sic.step, generator=torch.Generator().manual_seed(5))
+    rows = []
+    for r in read_sweep(out / "sweep" / "sweep.jsonl"):
+        sc = SICConfig(**r["config"])
+        kw = dict(sigma_x=sc.sigma_x, sigma_g=sc.sigma_g, invariance=sc.invariance, max_points=None)
+        m = build_model("ssl_path_integrator", n_hidden=sc.n_units, identity_init=sc.identity_init, seed=0)
+        m.load_state_dict(torch.load(out / "sweep" / f"{r['key']}.pt", weights_only=True))
+        with torch.no_grad():
+            terms = {"RNN (trained at this setting)": sic_loss(m.eval()(vel), pos, **kw)[1]}
+            for period in periods:
+                terms[f"hexagonal code, period {period:g}"] = sic_loss(ff(pos * (p_c / period)), pos, **kw)[1]
+        losses = {k: t["separation"] + t["invariance"] + sc.w_cap * t["capacity"] for k, t in terms.items()}
+        rows.append({"key": r["key"], "ratio": r["ratio"], "sigma_g": sc.sigma_g, "sigma_x": sc.sigma_x, "terms": terms, "loss": losses,
+                     "lowest": min(losses, key=losses.get)})
+    return {"control_period_sigma": p_c, "periods_in_steps": list(periods), "settings": rows}
+
+
 def _summary_line(name: str, r: dict) -> str:
     return (f"{name:<20} units {r['n_units']}: median gridness {r['gridness_sargolini_median']}; > 0.3: {r['frac_sargolini_gt_0.3']:.2f}; "
             f"> own shuffle 95%: {r['shuffle']['frac_above_shuffle95']:.2f}; modules {r['n_modules']} periods {r['module_periods']} ratios {r['module_period_ratios']}")
@@ -398,6 +436,7 @@ def main(argv=None) -> int:
     p.add_argument("--sweep", action="store_true", help="run (or resume) the SIC weight sweep before picking its best setting")
     p.add_argument("--config", default=None, help="JSON with overrides: {'control': {...}, 'sic': {...}, 'sweep_ratios': [...], ...}")
     p.add_argument("--data", default=None, help="recorded-data folder (default: the data_dir option, else ../shared/data beside the repo)")
+    p.add_argument("--landscape", action="store_true", help="only: SIC loss terms of hexagonal codes vs the swept RNNs' codes (needs a finished run)")
     args = p.parse_args(argv)
     data = args.data or (str(get_options()["data_dir"]) if get_options()["data_dir"] is not None else None)
     if data is None:
@@ -414,6 +453,14 @@ def main(argv=None) -> int:
         if "sic" in over:
             cfg.sic = dataclasses.replace(cfg.sic, **over.pop("sic"))
         cfg = dataclasses.replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in over.items()})
+    if args.landscape:
+        torch.set_num_threads(1)
+        land = sic_loss_landscape(cfg)
+        with open(Path(cfg.out) / "results.jsonl", "a") as fh:
+            fh.write(json.dumps({**run_record("ssl_grid_cells", cfg), "kind": "landscape", "seed": cfg.seed, "results": _public(land)}) + "\n")
+        for r in land["settings"]:
+            print(f"{r['key']:<34} lowest SIC loss: {r['lowest']:<30} " + "  ".join(f"{k.split(',')[-1].strip()}: {v:.3f}" for k, v in r["loss"].items()))
+        return 0
     res = run(cfg)
     for name in ("control", "control_multiscale", "supervised", "sic"):
         print(_summary_line(name, res[name]))
