@@ -197,8 +197,11 @@ def plot(rows: list[dict], summary: dict, images, path: Path) -> None:
     al = [summary[str(w)]["per_lr"][str(lr0)]["alignment_path_vs_init"] for w in widths]
     axes[2].errorbar(widths, [a[0] for a in al], yerr=[0 if np.isnan(a[1]) else a[1] for a in al], marker="o")
     axes[2].set_xscale("log")
+    axes[2].set_xticks(widths, [str(w) for w in widths])
+    axes[2].minorticks_off()
     axes[2].set_xlabel("width")
-    axes[2].set_ylabel("alignment(path kernel, tangent kernel at init)")
+    axes[2].set_ylabel("alignment(path kernel, K at init)")
+    axes[2].set_title(f"η = {lr0}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
