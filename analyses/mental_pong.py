@@ -328,11 +328,13 @@ def figures(out: Path, rows: list[dict]) -> None:
         for r in runs:
             if r["encoder"] != enc or r["layer"] == "readout" and r["dynamics"] != "identity":
                 continue
-            k = sorted(int(t) for t in r["r2_by_time_since_occlusion"])
-            ax.plot(k, [r["r2_by_time_since_occlusion"][t] for t in k], label=f"{r['dynamics']} {r['mode']} {r['layer']}")
+            curve = {int(t): v for t, v in r["r2_by_time_since_occlusion"].items()}  # JSON keys are strings
+            k = sorted(curve)
+            ax.plot(k, [curve[t] for t in k], label=f"{r['dynamics']} {r['mode']} {r['layer']}")
         ax.set_title(f"encoder: {enc}")
         ax.set_xlabel("frames since occlusion")
         ax.axhline(0, color="k", lw=0.5)
+        ax.set_ylim(-1, 1)
     axes[0][0].set_ylabel("R² of hidden ball (x, y)")
     axes[0][-1].legend(fontsize=6)
     fig.tight_layout()

@@ -197,3 +197,28 @@ def test_endpoint_and_residual_consistency_known_answers():
         residual_consistency(a, truth[:, None] + 3.0 * rng.standard_normal((n, reps)), truth)
     with pytest.raises(ValueError, match="end-points"):
         endpoint_consistency(a[:, :, None], b)
+
+
+@pytest.mark.slow  # trains and scores a small study (~1 min on the shared machine)
+def test_the_analysis_records_its_run_and_resumes_from_its_cache(tmp_path, monkeypatch):
+    import json
+
+    from analyses import mental_pong
+
+    monkeypatch.setenv("NEUROCOMPARE_SMALL", "1")
+    assert mental_pong.main(["--out", str(tmp_path)]) == 0
+    lines = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    runs = [r for r in lines if r.get("kind") == "run"]
+    assert {"config", "version", "git_commit", "seed"} <= set(runs[0])
+    ref = {r["dynamics"]: r for r in runs if r["encoder"] == "-"}
+    assert ref["perfect_simulator"]["dmfc_occluded"] >= 0.9 and abs(ref["shuffled_simulator"]["dmfc_occluded"]) < 0.15
+    assert (tmp_path / "mental_pong_decoding.png").exists() and (tmp_path / "mental_pong_dmfc.png").exists()
+    cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert "latents_untrained.npz" in cached and "dynamics_untrained_ctrnn.pt" in cached
+    stamp = (tmp_path / "cache" / "latents_untrained.npz").stat().st_mtime_ns
+    assert mental_pong.main(["--out", str(tmp_path)]) == 0  # a second run reuses the latents and weights
+    assert (tmp_path / "cache" / "latents_untrained.npz").stat().st_mtime_ns == stamp
+    again = [r for r in map(json.loads, (tmp_path / "results.jsonl").read_text().splitlines()) if r.get("kind") == "run"]
+    first = {(r["encoder"], r["dynamics"], r["mode"], r["layer"]): r["dmfc_occluded"] for r in runs}
+    second = {(r["encoder"], r["dynamics"], r["mode"], r["layer"]): r["dmfc_occluded"] for r in again[len(runs):]}
+    assert first == pytest.approx(second)
