@@ -153,9 +153,7 @@ def run(cfg: Config) -> dict:
     with open(out / "results.jsonl", "a") as fh:
         fh.write(json.dumps({**run_record(ANALYSIS, cfg), "kind": "summary", "seeds": list(cfg.seeds), "summary": summary}) + "\n")
     if scores:
-        import matplotlib
-
-        matplotlib.use("Agg")
+        # no matplotlib.use(): switching the global backend would hide the figures of a notebook that calls run()
         fig = nc.plotting.plot_layer_scores(scores[:1])  # the first seed's layers; seeds differ only in splits
         tmp = out / "layer_scores.png.tmp"
         fig.savefig(tmp, format="png", dpi=120)
