@@ -17,6 +17,7 @@ Run::
 
     python -m analyses.neural_alignment --out runs/neural_alignment         # ≈ 15-25 min on 1 core
     python -m analyses.neural_alignment --out /tmp/na --small               # < 1 min
+    python -m analyses.neural_alignment --out runs/na_simclr --model convnet_small_simclr   # from natural-image weights
 
 Writes ``OUT/results.jsonl`` (one line per condition × seed plus a summary line with the config,
 seeds, version and git commit) and ``OUT/neural_alignment.png``.
@@ -291,6 +292,9 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--weights", type=float, nargs="+", default=None, help="alignment weights λ (0 = none)")
     p.add_argument("--method", choices=("cka", "rdm"), default=None)
+    p.add_argument("--model", default=None,
+                   help="registered model (default convnet_small; convnet_small_simclr starts from the shipped "
+                        "natural-image weights, and its 'untrained' condition is then those weights unchanged)")
     p.add_argument("--max-images", type=int, default=None, help="V4 images per session (default 500)")
     p.add_argument("--robust-n", type=int, default=None, help="MNIST test images attacked (default 1000)")
     p.add_argument("--pgd-steps", type=int, default=None)
@@ -309,6 +313,8 @@ def main(argv=None) -> int:
         cfg.weights = tuple(a.weights)
     if a.method:
         cfg.method = a.method
+    if a.model:
+        cfg.model = a.model
     for key, val in (("max_images_per_session", a.max_images), ("n_mnist_test_robust", a.robust_n),
                      ("pgd_steps", a.pgd_steps)):
         if val is not None:
