@@ -7,6 +7,7 @@ Build it with ``python docs/build.py`` (offline, warnings are errors). Pages tha
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -117,6 +118,14 @@ def _resolve_alias(app, env, node, contnode):
         _DOCUMENTED.update(_pages.documented_objects())
     obj = _pages.lookup(target)
     canonical = _DOCUMENTED.get(id(obj)) if obj is not None else None
+    if canonical is None and inspect.ismodule(obj):
+        # a public module without a page of its own (neurocompare.models.convnets): its subpackage's page
+        parent = target.rsplit(".", 1)[0]
+        while canonical is None and "." in parent:
+            canonical = _DOCUMENTED.get(id(_pages.lookup(parent)))
+            parent = parent.rsplit(".", 1)[0]
+        if canonical is not None:
+            return domain.resolve_xref(env, node["refdoc"], app.builder, "mod", canonical, node, contnode)
     if canonical is None or canonical == target:
         return None
     return domain.resolve_xref(env, node["refdoc"], app.builder, "obj", canonical, node, contnode)
