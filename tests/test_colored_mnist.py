@@ -105,12 +105,12 @@ def test_irm_objective_matches_the_published_loss():
     z = model(x)[:, 0]
     risks = [torch.nn.functional.binary_cross_entropy_with_logits(z[env == e], y[env == e]) for e in (0, 1)]
     pens = [((torch.sigmoid(z[env == e]) - y[env == e]) * z[env == e]).mean() ** 2 for e in (0, 1)]
-    l2 = sum(float(p.pow(2).sum()) for p in model.parameters())
-    base = float(sum(risks) / 2) + 0.01 * l2
+    l2 = sum(float(p.detach().pow(2).sum()) for p in model.parameters())
+    base = float(sum(risks).detach() / 2) + 0.01 * l2
     for step, w in ((0, 1.0), (4, 1.0), (5, 1000.0)):
         obj.set_step(step)
         loss, metrics = obj(model, (x, y, env))
-        want = (base + w * float(sum(pens) / 2)) / (w if w > 1 else 1.0)
+        want = (base + w * float(sum(pens).detach() / 2)) / (w if w > 1 else 1.0)
         assert float(loss.detach()) == pytest.approx(want, rel=1e-10)
         assert float(metrics["penalty_weight"]) == w
     with pytest.raises(ValueError, match="environment indices"):
