@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import contextlib
 import resource
 import threading
 import time
@@ -26,16 +27,20 @@ from neurocompare.cache import ActivationCache, cached_extract, callable_identit
 from neurocompare.data import make_responses
 
 
-@pytest.fixture
-def file_size_limit():
-    """Set RLIMIT_FSIZE (``ulimit -f``) for the test and restore it afterwards."""
+@contextlib.contextmanager
+def file_size_limit(n: int):
+    """RLIMIT_FSIZE (``ulimit -f``) of ``n`` bytes inside the block only.
+
+    Restored before the block ends, never in a fixture teardown: pytest writes its progress
+    report between the test body and the teardown, and when its output goes to a file a lowered
+    limit would make that write fail (EFBIG) and end the whole session.
+    """
     old = resource.getrlimit(resource.RLIMIT_FSIZE)
-
-    def set_limit(n: int) -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (n, old[1]))
-
-    yield set_limit
-    resource.setrlimit(resource.RLIMIT_FSIZE, old)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (n, old[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old)
 
 
 # ----------------------------------------------------------------------------- _atomic
@@ -45,10 +50,9 @@ def test_tmp_names_are_unique_per_call_and_in_the_target_folder(tmp_path):
     assert all(n.parent == tmp_path and n.name.startswith(".a.nc.") and n.name.endswith(".tmp") for n in names)
 
 
-def test_failed_write_keeps_the_old_file_and_names_what_to_do(tmp_path, file_size_limit):
+def test_failed_write_keeps_the_old_file_and_names_what_to_do(tmp_path):
     target = atomic_write_bytes(tmp_path / "x.bin", b"old")
-    file_size_limit(1000)
-    with pytest.raises(WriteError, match=r"x\.bin.*ulimit -f.*Nothing was replaced") as info:
+    with file_size_limit(1000), pytest.raises(WriteError, match=r"x\.bin.*ulimit -f.*Nothing was replaced") as info:
         atomic_write_bytes(target, b"n" * 5000)
     assert info.value.errno == 27  # EFBIG
     assert target.read_bytes() == b"old"
@@ -158,12 +162,11 @@ def test_external_storage_virtual_datasets_and_links_are_refused(tmp_path):
         load(tmp_path / "link.nc")
 
 
-def test_full_disk_save_is_a_clean_error_and_keeps_the_old_file(tmp_path, file_size_limit):
+def test_full_disk_save_is_a_clean_error_and_keeps_the_old_file(tmp_path):
     path = save(_resp(0), tmp_path / "r.nc")
     before = path.read_bytes()
-    file_size_limit(len(before) // 2)
     big = make_responses(np.zeros((300, 50)))
-    with pytest.raises(WriteError, match="ulimit"):
+    with file_size_limit(len(before) // 2), pytest.raises(WriteError, match="ulimit"):
         save(big, path)
     assert path.read_bytes() == before
 
@@ -252,14 +255,12 @@ def test_unidentifiable_code_is_computed_but_not_cached(tmp_path):
     assert out["1"].shape == (3, 4) and cache.stats["writes"] == 0 and not list(tmp_path.rglob("*.nc"))
 
 
-def test_unwritable_cache_warns_once_and_returns_the_activations(tmp_path, file_size_limit):
+def test_unwritable_cache_warns_once_and_returns_the_activations(tmp_path):
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     stim = torch.rand(3, 3, 8, 8)
     cache = ActivationCache(tmp_path / "c", verbose=False)
-    file_size_limit(1000)
-    with pytest.warns(RuntimeWarning, match="could not write to the activation cache.*--no-cache"):
+    with file_size_limit(1000), pytest.warns(RuntimeWarning, match="could not write to the activation cache.*--no-cache"):
         out = cached_extract(model, stim, ["0", "1"], cache=cache, progress=False)
-    file_size_limit(resource.RLIM_INFINITY)
     expected = cached_extract(model, stim, ["0", "1"], cache=None, progress=False)
     for layer in ("0", "1"):
         np.testing.assert_array_equal(out[layer].values, expected[layer].values)
@@ -343,24 +344,22 @@ def test_pickled_checkpoint_is_refused_without_pickle_advice(tmp_path):
         load_checkpoint(tmp_path)
 
 
-def test_checkpoint_on_a_full_disk_keeps_the_previous_one(tmp_path, file_size_limit):
+def test_checkpoint_on_a_full_disk_keeps_the_previous_one(tmp_path):
     from neurocompare.training.checkpoint import load_checkpoint, save_checkpoint
 
     save_checkpoint(tmp_path / "checkpoint.pt", {"w": torch.zeros(10)})
-    file_size_limit(500)
-    with warnings.catch_warnings():
+    with file_size_limit(500), warnings.catch_warnings():
         with pytest.raises(WriteError, match="checkpoint .*checkpoint.pt.*ulimit"):
             save_checkpoint(tmp_path / "checkpoint.pt", {"w": torch.ones(10_000)})
-    file_size_limit(resource.RLIM_INFINITY)
     assert torch.equal(load_checkpoint(tmp_path)["w"], torch.zeros(10))
 
 
-def test_streamed_extraction_on_a_full_disk_is_a_clean_error(tmp_path, file_size_limit):
+def test_streamed_extraction_on_a_full_disk_is_a_clean_error(tmp_path):
     from neurocompare.activations import extract
 
     model = nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU())
     images = np.random.default_rng(0).integers(0, 256, (32, 12, 12, 3), dtype=np.uint8)
-    file_size_limit(20_000)  # a layer needs 32 x 1600 float32 = 204,800 bytes
-    with pytest.raises(WriteError, match="ulimit -f"):  # before: a segfault when HDF5 closed the file
+    # a layer needs 32 x 1600 float32 = 204,800 bytes
+    with file_size_limit(20_000), pytest.raises(WriteError, match="ulimit -f"):  # before: a segfault when HDF5 closed the file
         extract(model, images, ["1"], reduce="flatten", out_dir=tmp_path / "acts", progress=False)
     assert list((tmp_path / "acts").iterdir()) == []  # no partial layer file left
