@@ -108,6 +108,8 @@ def test_a_page_per_dataset_and_per_benchmark(site):
         mod = data_loaders.get_dataset(name)
         assert mod.FOLDER in page and "licence" in page and "citation" in page
     for entry in nc.list_benchmarks():
+        if not entry.builder.__module__.startswith("data_loaders"):
+            continue  # registered by another test in this session, after the site was built
         base = entry.identifier.rsplit(".v", 1)[0]
         page = _text(site / "benchmarks" / f"{base}.html")
         assert html.escape(entry.identifier) in page and "Version history" in page

@@ -30,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from neurocompare.cli._common import ensure_writable
     from neurocompare.plotting.scores import plot_layer_scores, plot_score_heatmap
 
+    scores, problems = read_scores(args.folder)  # cheap, and must not create a missing folder
     out = ensure_writable(args.out or args.folder)
-    scores, problems = read_scores(args.folder)
     for message in problems:
         print(f"neurocompare: warning: {message}", file=sys.stderr)
     if not scores:
