@@ -225,9 +225,11 @@ def test_batch_size_chunks_give_the_same_result():
     model, x0 = small_mlp(), images(3)
     a = synthesize_metamers(model, ["relu1", "out"], x0, **FAST)
     b = synthesize_metamers(model, ["relu1", "out"], x0, batch_size=2, **FAST)
-    # equal up to float32 summation order (BLAS blocks differ with the batch size)
-    np.testing.assert_allclose(a["metamer"].values, b["metamer"].values, atol=2e-4)
-    np.testing.assert_allclose(a["loss"].values, b["loss"].values, atol=2e-4)
+    # equal up to float32 summation order (BLAS blocks differ with the batch size); the same
+    # derived drift bound as the batched-vs-alone test (2e-4 failed with 6.7e-4 under
+    # ATEN_CPU_CAPABILITY=default)
+    np.testing.assert_allclose(a["metamer"].values, b["metamer"].values, atol=_reordering_atol(16))
+    np.testing.assert_allclose(a["loss"].values, b["loss"].values, atol=_reordering_atol(16))
 
 
 def test_initial_noise_is_the_torch_manual_seed_stream():
