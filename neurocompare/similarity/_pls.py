@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from neurocompare.similarity._ridge import _float64, centered_gram, constant_columns, prepare_pair, prepare_new
+from neurocompare.similarity._ridge import _float64, _LinearMap, centered_gram, constant_columns, prepare_pair
 
 __all__ = ["PLSMapping"]
 
@@ -83,7 +83,7 @@ def _pls_dual(K, Yc, n_components: int):
     return D, len(steps)
 
 
-class PLSMapping:
+class PLSMapping(_LinearMap):
     """Partial least squares regression (NIPALS, no scaling) fitted in kernel form.
 
     Parameters
@@ -137,29 +137,11 @@ class PLSMapping:
         k = int(min(self.n_components, tx.shape[0] - 1, max(rank, 1)))
         D, used = _pls_dual(K, ty - ymu, k)
         coef = (tx - xmu).T @ D
-        if not bool(torch.isfinite(coef).all()):
-            raise ValueError(f"The PLS fit is not finite in {str(coef.dtype).replace('torch.', '')}; compute in float64 (dtype='float64').")
-        self._coef, self._xmu, self._ymu, self._fx, self._fy = coef, xmu, ymu, fx, fy
-        (sx, ox), (sy, oy) = fx, fy
-        coef64 = coef.double() * (sy / sx)
-        xmu64 = xmu.double() * sx + ox.reshape(-1)
-        ymu64 = ymu.double() * sy + oy.reshape(-1)
-        self.coef_ = coef64.cpu().numpy()
-        self.intercept_ = (ymu64 - xmu64 @ coef64).cpu().numpy()
+        self._store(coef, xmu, ymu, fx, fy, "PLS")
         self.n_components_ = used
         self.rank_ = rank
         self.n_features_in_ = tx.shape[1]
         return self
-
-    def predict(self, x: Any) -> np.ndarray:
-        """Predictions (n_stimuli, n_units) for ``x`` (n_stimuli, n_features)."""
-        if not hasattr(self, "_coef"):
-            raise ValueError("This PLSMapping is not fitted yet; call fit(x, y) first.")
-        tx = prepare_new(x, self._fx, self._coef)
-        if tx.shape[1] != self.n_features_in_:
-            raise ValueError(f"x has {tx.shape[1]} features but the mapping was fitted on {self.n_features_in_}.")
-        sy, oy = self._fy
-        return (((tx - self._xmu) @ self._coef + self._ymu).double() * sy + oy).cpu().numpy()
 
     def __repr__(self) -> str:
         return f"PLSMapping(n_components={self.n_components})"

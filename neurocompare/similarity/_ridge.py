@@ -185,7 +185,41 @@ def _loo_select(V, s, B, Yc, alphas, *, fixed_mean: bool, alpha_per_unit: bool):
     return chosen, Yc - resid
 
 
-class RidgeMapping:
+class _LinearMap:
+    """What every fitted linear mapping shares: its affine map and ``predict``.
+
+    The fit runs on centred, power-of-two-rescaled inputs (``prepare_pair``); :meth:`_store`
+    keeps that internal map for ``predict`` and sets the public ``coef_``/``intercept_`` in the
+    caller's units.
+    """
+
+    def _store(self, coef: Any, xmu: Any, ymu: Any, fx: Any, fy: Any, what: str) -> None:
+        import torch
+
+        if not bool(torch.isfinite(coef).all()):
+            raise ValueError(
+                f"The {what} fit is not finite in {str(coef.dtype).replace('torch.', '')}; compute in float64 (dtype='float64')."
+            )
+        self._coef, self._xmu, self._ymu, self._fx, self._fy = coef, xmu, ymu, fx, fy
+        (sx, ox), (sy, oy) = fx, fy
+        coef64 = coef.double() * (sy / sx)
+        xmu64 = xmu.double() * sx + ox.reshape(-1)
+        ymu64 = ymu.double() * sy + oy.reshape(-1)
+        self.coef_ = coef64.cpu().numpy()
+        self.intercept_ = (ymu64 - xmu64 @ coef64).cpu().numpy()
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Predictions (n_stimuli, n_units) for ``x`` (n_stimuli, n_features)."""
+        if not hasattr(self, "_coef"):
+            raise ValueError(f"This {type(self).__name__} is not fitted yet; call fit(x, y) first.")
+        tx = prepare_new(x, self._fx, self._coef)
+        if tx.shape[1] != self.n_features_in_:
+            raise ValueError(f"x has {tx.shape[1]} features but the mapping was fitted on {self.n_features_in_}.")
+        sy, oy = self._fy
+        return (((tx - self._xmu) @ self._coef + self._ymu).double() * sy + oy).cpu().numpy()
+
+
+class RidgeMapping(_LinearMap):
     """Ridge regression (with intercept) whose penalty is chosen per unit by closed-form leave-one-out.
 
     Parameters
@@ -271,32 +305,12 @@ class RidgeMapping:
             grid = self._grid(float(s.sum()) / max(s.numel(), 1), tx)
             chosen, loo = _loo_select(V, s, B, Yc, grid, fixed_mean=self.loo == "fixed_mean", alpha_per_unit=self.alpha_per_unit)
             coef = E @ (root[:, None] * (B / (s[:, None] + chosen[None, :])))
-        if not bool(torch.isfinite(coef).all()):
-            raise ValueError(
-                f"The ridge fit is not finite in {str(coef.dtype).replace('torch.', '')}; compute in float64 (dtype='float64')."
-            )
-        self._coef, self._xmu, self._ymu, self._fx, self._fy = coef, xmu, ymu, fx, fy
-        # public attributes in the caller's units (the fit ran on centred, power-of-two-rescaled inputs)
-        (sx, ox), (sy, oy) = fx, fy
-        coef64 = coef.double() * (sy / sx)
-        xmu64 = xmu.double() * sx + ox.reshape(-1)
-        ymu64 = ymu.double() * sy + oy.reshape(-1)
-        self.coef_ = coef64.cpu().numpy()
-        self.intercept_ = (ymu64 - xmu64 @ coef64).cpu().numpy()
+        self._store(coef, xmu, ymu, fx, fy, "ridge")
+        (sx, _), (sy, oy) = fx, fy
         self.alpha_ = (chosen.double() * sx * sx).cpu().numpy()
         self.loo_predictions_ = ((loo + ymu).double() * sy + oy).cpu().numpy()
         self.n_features_in_ = d
         return self
-
-    def predict(self, x: Any) -> np.ndarray:
-        """Predictions (n_stimuli, n_units) for ``x`` (n_stimuli, n_features)."""
-        if not hasattr(self, "_coef"):
-            raise ValueError("This RidgeMapping is not fitted yet; call fit(x, y) first.")
-        tx = prepare_new(x, self._fx, self._coef)
-        if tx.shape[1] != self.n_features_in_:
-            raise ValueError(f"x has {tx.shape[1]} features but the mapping was fitted on {self.n_features_in_}.")
-        sy, oy = self._fy
-        return (((tx - self._xmu) @ self._coef + self._ymu).double() * sy + oy).cpu().numpy()
 
     def __repr__(self) -> str:
         return f"RidgeMapping(alphas={'default' if self.alphas is None else 'custom'}, scale_alphas={self.scale_alphas}, loo={self.loo!r})"
