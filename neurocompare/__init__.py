@@ -40,7 +40,7 @@ from neurocompare.data import (
 
 __version__ = "0.2.0"
 
-_SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "learning", "behavior", "tasks", "plotting")
+_SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "learning", "behavior", "tasks", "audio", "plotting")
 
 #: public name -> the subpackage (or module) that defines it; loaded on first access
 _EXPORTS: dict[str, str] = {

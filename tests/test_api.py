@@ -18,7 +18,7 @@ import neurocompare as nc
 
 REPO = Path(__file__).resolve().parents[1]
 
-SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "learning", "behavior", "tasks", "plotting")
+SUBPACKAGES = ("similarity", "benchmarks", "models", "metamers", "gridcells", "training", "learning", "behavior", "tasks", "audio", "plotting")
 
 # The verbs and nouns of the one sentence (model + stimuli -> activations -> metric -> ceiling ->
 # Score) and of its side roads. Adding a public name means adding it here, on purpose.
