@@ -267,7 +267,7 @@ def run(cfg: Config) -> dict:
                                      in_channels=z_free.shape[-1])
             wpath = out / "cache" / f"dynamics_{enc_name}_{dyn}.pt"
             if wpath.exists():
-                model.load_state_dict(torch.load(wpath))
+                model.load_state_dict(torch.load(wpath, weights_only=True))
                 hist = []
             else:
                 hist = train_future_prediction(model, z_free[:n_train].float(), torch.from_numpy(valid[:n_train]),
