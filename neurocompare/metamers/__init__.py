@@ -17,7 +17,17 @@ module (private)         what
                          synthesis states are ``MetamerSynthesis.save_state`` / ``load_state``)
 ``_psychophysics``       :func:`export_experiment`, :func:`export_metamer_experiment` (one static
                          web page), :func:`read_responses`, :func:`summarize_responses`
+``_listening``           :func:`export_listening_experiment`,
+                         :func:`export_metamer_listening_experiment` (the same page with audio
+                         players and a word filter box; WAVs embedded), :func:`wav_bytes`
+``_page``                the page template and writer shared by both experiments
 =======================  ==================================================================
+
+Audio metamers use the same machinery: pass waveforms (n_clips, samples) as ``images`` to a model
+whose front end (e.g. a cochleagram) sits inside it, with ``pixel_range=None`` and initial noise
+at the clips' level (``init_mean=0``, ``init_std`` = the clips' RMS); the Dataset then has
+``metamer (layer, image, sample)`` and ``original (image, sample)`` (store the rate as
+``ds.attrs['sample_rate']``).
 
 Four steps:
 
@@ -48,7 +58,8 @@ Four steps:
   (generator, judge, stage) table: ``accuracy``, ``error`` (bootstrap s.d.), ``ci_low`` /
   ``ci_high`` and chance level.
 - :func:`export_metamer_experiment` writes the metamers as a self-contained web experiment for
-  people; :func:`summarize_responses` reads the answers back into the same kind of table.
+  people (:func:`export_metamer_listening_experiment` for audio metamers);
+  :func:`summarize_responses` reads the answers back into the same kind of table.
 
 Save and load results with :func:`save_metamers` / :func:`load_metamers` (NetCDF + a JSON
 provenance file; no pickle). Figures: ``neurocompare.plotting.metamers``.
@@ -78,6 +89,11 @@ True
 
 from neurocompare.metamers._config import METHODS, MetamerConfig
 from neurocompare.metamers._io import load_metamers, save_metamers
+from neurocompare.metamers._listening import (
+    export_listening_experiment,
+    export_metamer_listening_experiment,
+    wav_bytes,
+)
 from neurocompare.metamers._psychophysics import (
     CSV_COLUMNS,
     export_experiment,
@@ -102,6 +118,9 @@ __all__ = [
     "load_metamers",
     "export_experiment",
     "export_metamer_experiment",
+    "export_listening_experiment",
+    "export_metamer_listening_experiment",
+    "wav_bytes",
     "read_responses",
     "summarize_responses",
     "CSV_COLUMNS",

@@ -18,6 +18,8 @@ __all__ = [
     "check_model",
     "check_layer",
     "as_images",
+    "input_dims",
+    "INPUT_SHAPES",
     "check_pixel_range",
     "check_labels",
     "check_image_ids",
@@ -64,10 +66,22 @@ def check_layer(model: nn.Module, layer: Any, extra: str = "") -> str:
     return layer
 
 
-def as_images(images: Any, where: str) -> torch.Tensor:
-    """Images as a finite float32 tensor of shape (n_images, ...), n_images >= 1.
+INPUT_SHAPES = "(n_images, channels, height, width) for images, (n_clips, samples) for waveforms"
 
-    Accepts a torch tensor, a numpy array or an ``xarray.DataArray`` whose first axis is the image.
+
+def as_images(images: Any, where: str) -> torch.Tensor:
+    """Model inputs as a finite float32 tensor of shape (n, ...), n >= 1.
+
+    The first axis indexes the inputs; any trailing shape is accepted: images
+    (n_images, channels, height, width), waveforms (n_clips, samples), feature vectors (n, units).
+    Accepts a torch tensor, a numpy array or an ``xarray.DataArray`` whose first axis is the input.
+
+    Raises
+    ------
+    TypeError
+        Not a tensor or array, or not numeric.
+    ValueError
+        No leading axis (fewer than 2 dimensions), zero inputs, NaN or infinite values.
     """
     if isinstance(images, xr.DataArray):
         images = images.values
@@ -77,12 +91,12 @@ def as_images(images: Any, where: str) -> torch.Tensor:
         images = torch.from_numpy(np.ascontiguousarray(images))
     if not isinstance(images, torch.Tensor):
         raise TypeError(
-            f"{where}: images must be a torch.Tensor or numpy array of shape (n_images, channels, "
-            f"height, width); got {type(images).__name__}."
+            f"{where}: images must be a torch.Tensor or numpy array of shape {INPUT_SHAPES}; "
+            f"got {type(images).__name__}."
         )
     if images.dim() < 2:
         raise ValueError(
-            f"{where}: images must have a leading image axis, shape (n_images, channels, height, width); "
+            f"{where}: images must have a leading image axis, shape {INPUT_SHAPES}; "
             f"got shape {tuple(images.shape)}. Add the batch axis with images[None]."
         )
     if images.shape[0] == 0:
@@ -93,6 +107,19 @@ def as_images(images: Any, where: str) -> torch.Tensor:
     return images
 
 
+def input_dims(shape: tuple[int, ...]) -> tuple[str, ...]:
+    """Dimension names of one input of trailing ``shape`` in a metamer Dataset.
+
+    ``('channel', 'height', 'width')`` for 3-D inputs (images), ``('sample',)`` for 1-D inputs
+    (waveforms), ``('dim_0', 'dim_1', ...)`` otherwise.
+    """
+    if len(shape) == 3:
+        return ("channel", "height", "width")
+    if len(shape) == 1:
+        return ("sample",)
+    return tuple(f"dim_{k}" for k in range(len(shape)))
+
+
 def check_pixel_range(images: torch.Tensor, pixel_range: tuple[float, float] | None, where: str) -> torch.Tensor:
     """Return ``images`` if their values lie in ``pixel_range`` (1e-6 slack; ``None``: any values)."""
     if pixel_range is not None:
@@ -101,7 +128,7 @@ def check_pixel_range(images: torch.Tensor, pixel_range: tuple[float, float] | N
             raise ValueError(
                 f"{where}: image values span [{images.min():.3g}, {images.max():.3g}], outside "
                 f"pixel_range {pixel_range}. Rescale the images (e.g. uint8 / 255) or pass "
-                "pixel_range=(low, high) (None for unconstrained)."
+                "pixel_range=(low, high) (None for unconstrained, as for waveforms)."
             )
     return images
 

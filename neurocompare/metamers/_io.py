@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from neurocompare._atomic import atomic_write
-from neurocompare.metamers._checks import check_dataset, version
+from neurocompare.metamers._checks import check_dataset, input_dims, version
 
 __all__ = ["save_metamers", "load_metamers", "write_state", "read_state", "metamer_dataset", "run_with_checkpoints"]
 
@@ -90,6 +90,9 @@ def metamer_dataset(
     Parameters
     ----------
     metamers : array, shape ``(n_layers, n_images, *image_shape)``
+        Images (image_shape (channels, height, width)) get dims ``(layer, image, channel, height,
+        width)``; waveforms (image_shape (samples,)) get ``(layer, image, sample)``; other shapes
+        ``dim_0, dim_1, ...`` (:func:`neurocompare.metamers._checks.input_dims`).
     originals : array, shape ``(n_images, *image_shape)``
     losses : array, shape (n_layers, n_images, n_iter + 1)
     stopped : bool array, shape (n_layers, n_images)
@@ -103,10 +106,7 @@ def metamer_dataset(
     """
     import torch
 
-    image_shape = tuple(originals.shape[1:])
-    img_dims = (
-        ("channel", "height", "width") if len(image_shape) == 3 else tuple(f"dim_{k}" for k in range(len(image_shape)))
-    )
+    img_dims = input_dims(tuple(originals.shape[1:]))
     losses = np.asarray(losses).astype(np.float32)
     coords: dict[str, Any] = {
         "layer": ("layer", np.array(layers)),

@@ -39,9 +39,7 @@ import base64
 import csv
 import html
 import io
-import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,23 +47,16 @@ from typing import Any
 import numpy as np
 
 from neurocompare._seeding import numpy_rng
+from neurocompare.metamers._page import CSV_COLUMNS, write_page
 
-__all__ = ["export_experiment", "export_metamer_experiment", "read_responses", "summarize_responses", "CSV_COLUMNS"]
-
-CSV_COLUMNS = (
-    "participant",
-    "session_seed",
-    "trial",
-    "stimulus_id",
-    "true_label",
-    "true_class",
-    "response_label",
-    "response_class",
-    "correct",
-    "rt_ms",
-    "timestamp",
-)
-
+__all__ = [
+    "export_experiment",
+    "export_metamer_experiment",
+    "read_responses",
+    "summarize_responses",
+    "CSV_COLUMNS",
+    "metamer_trials",
+]
 
 def _to_png(image: np.ndarray) -> str:
     """Encode an image (channels, h, w) or (h, w) with values in [0, 1] as a PNG data URI."""
@@ -110,153 +101,6 @@ def _check_images(images: Any) -> np.ndarray:
     return arr
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>__TITLE__</title>
-<style>
- body { font-family: system-ui, sans-serif; background: #808080; color: #000; margin: 0; text-align: center; }
- .screen { display: none; padding: 2em; }
- .screen.active { display: block; }
- #stimulus { width: __SIZE__px; height: __SIZE__px; image-rendering: pixelated; background: #808080; margin: 1em auto; display: block; }
- #choices button { font-size: 1.1em; margin: 0.3em; min-width: 6em; padding: 0.4em; }
- #progress { font-size: 0.9em; }
- .instructions { max-width: 40em; margin: auto; text-align: left; background: #ddd; padding: 1em; }
-</style>
-</head>
-<body>
-<div id="start" class="screen active">
- <h1>__TITLE__</h1>
- <div class="instructions">__INSTRUCTIONS__</div>
- <p><label>Participant id: <input id="participant" type="text" value=""></label></p>
- <p><button id="start-button">Start</button></p>
-</div>
-<div id="trial" class="screen">
- <div id="progress"></div>
- <img id="stimulus" alt="stimulus" data-stimulus-id="">
- <div id="choices"></div>
-</div>
-<div id="done" class="screen">
- <h2>Thank you!</h2>
- <p>Please download your responses and send the file to the experimenter.</p>
- <p><button id="download-button">Download CSV</button></p>
- <textarea id="csv-output" rows="6" cols="80" readonly></textarea>
-</div>
-<script>
-"use strict";
-const EXPERIMENT = __EXPERIMENT__;
-const STIMULI = __STIMULI__;
-function mulberry32(a) {
-  return function () {
-    a |= 0; a = (a + 0x6D2B79F5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function sessionSeed() {
-  const fromUrl = new URLSearchParams(window.location.search).get("seed");
-  if (fromUrl !== null && /^[0-9]+$/.test(fromUrl)) return parseInt(fromUrl, 10);
-  const buf = new Uint32Array(1); window.crypto.getRandomValues(buf); return buf[0];
-}
-function shuffled(items, rand) {
-  const out = items.slice();
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const tmp = out[i]; out[i] = out[j]; out[j] = tmp;
-  }
-  return out;
-}
-function csvField(value) {
-  let s = String(value);
-  // a text cell starting with = + - @ tab or CR is a formula to spreadsheets: neutralise it with a quote
-  if (typeof value !== "number" && /^[=+\\-@\\t\\r]/.test(s)) s = "'" + s;
-  return /[",\\n\\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
-}
-const state = { seed: sessionSeed(), order: [], index: 0, shownAt: 0, participant: "", rows: [] };
-function show(id) {
-  for (const el of document.querySelectorAll(".screen")) el.classList.remove("active");
-  document.getElementById(id).classList.add("active");
-}
-function buildChoices() {
-  const box = document.getElementById("choices");
-  EXPERIMENT.class_names.forEach(function (name, k) {
-    const b = document.createElement("button");
-    b.textContent = (EXPERIMENT.class_names.length <= 10 && name !== String(k) ? k + ": " : "") + name;
-    b.dataset.label = String(k);
-    b.id = "choice-" + k;
-    b.addEventListener("click", function () { respond(k); });
-    box.appendChild(b);
-  });
-}
-function showTrial() {
-  const stim = STIMULI[state.order[state.index]];
-  const img = document.getElementById("stimulus");
-  img.src = stim.src;
-  img.dataset.stimulusId = stim.stimulus_id;
-  document.getElementById("progress").textContent = "Image " + (state.index + 1) + " of " + state.order.length;
-  state.shownAt = performance.now();
-}
-function respond(k) {
-  if (state.index >= state.order.length) return;
-  const stim = STIMULI[state.order[state.index]];
-  const rt = Math.round(performance.now() - state.shownAt);
-  const row = {
-    participant: state.participant, session_seed: state.seed, trial: state.index,
-    stimulus_id: stim.stimulus_id, true_label: stim.label,
-    true_class: stim.label === null ? "" : EXPERIMENT.class_names[stim.label],
-    response_label: k, response_class: EXPERIMENT.class_names[k],
-    correct: stim.label === null ? "" : (k === stim.label ? 1 : 0),
-    rt_ms: rt, timestamp: new Date().toISOString()
-  };
-  for (const c of EXPERIMENT.condition_columns) row[c] = stim.conditions[c];
-  state.rows.push(row);
-  state.index += 1;
-  const csv = toCsv();
-  try { window.localStorage.setItem(EXPERIMENT.storage_key, csv); } catch (e) { /* storage may be off */ }
-  if (state.index < state.order.length) { showTrial(); } else { finish(csv); }
-}
-function toCsv() {
-  const cols = EXPERIMENT.columns.concat(EXPERIMENT.condition_columns);
-  const lines = [cols.map(csvField).join(",")];
-  for (const r of state.rows) lines.push(cols.map(function (c) { return csvField(r[c] === null || r[c] === undefined ? "" : r[c]); }).join(","));
-  return lines.join("\\n") + "\\n";
-}
-function download(csv) {
-  const blob = new Blob([csv], { type: "text/csv" });
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = EXPERIMENT.file_prefix + (state.participant || "anonymous").replace(/[^A-Za-z0-9_-]/g, "_") + ".csv";
-  document.body.appendChild(a); a.click(); a.remove();
-}
-function finish(csv) {
-  document.getElementById("csv-output").value = csv;
-  show("done");
-}
-document.getElementById("start-button").addEventListener("click", function () {
-  state.participant = document.getElementById("participant").value.trim();
-  const rand = mulberry32(state.seed);
-  state.order = EXPERIMENT.shuffle ? shuffled(STIMULI.map(function (_, i) { return i; }), rand) : STIMULI.map(function (_, i) { return i; });
-  show("trial");
-  showTrial();
-});
-document.getElementById("download-button").addEventListener("click", function () { download(toCsv()); });
-document.addEventListener("keydown", function (ev) {
-  if (!document.getElementById("trial").classList.contains("active")) return;
-  if (EXPERIMENT.class_names.length <= 10 && /^[0-9]$/.test(ev.key)) {
-    const k = parseInt(ev.key, 10);
-    if (k < EXPERIMENT.class_names.length) respond(k);
-  }
-});
-buildChoices();
-window.neurocompareExperiment = { state: state, toCsv: toCsv };
-</script>
-</body>
-</html>
-"""
-
-
 def export_experiment(
     images: Any,
     path: str | os.PathLike,
@@ -299,93 +143,33 @@ def export_experiment(
         The file written.
     """
     arr = _check_images(images)
-    n = arr.shape[0]
-    names = [str(c) for c in class_names] if not isinstance(class_names, str) else []
-    if len(names) < 2 or len(set(names)) != len(names):
-        raise ValueError(f"class_names must be at least 2 distinct names; got {class_names!r}.")
-    if labels is not None:
-        lab = np.asarray(labels)
-        if lab.shape != (n,) or not np.issubdtype(lab.dtype, np.integer) or lab.min() < 0 or lab.max() >= len(names):
-            raise ValueError(
-                f"labels must be {n} integers in [0, {len(names) - 1}] (indices into class_names); got "
-                f"shape {lab.shape}, values {np.unique(lab)[:10].tolist() if lab.size else []}."
-            )
-        lab_list: list[int | None] = [int(v) for v in lab]
-    else:
-        lab_list = [None] * n
-    ids = [f"stim_{i:04d}" for i in range(n)] if stimulus_ids is None else [str(s) for s in stimulus_ids]
-    if len(ids) != n or len(set(ids)) != n:
-        raise ValueError(f"stimulus_ids must be {n} unique names; got {len(ids)} ({len(set(ids))} unique).")
-    conditions = dict(conditions or {})
-    reserved = set(CSV_COLUMNS)
-    for col, vals in conditions.items():
-        if col in reserved or not str(col).replace("_", "").isalnum():
-            raise ValueError(
-                f"Condition column {col!r} is reserved or not a plain name; use letters, digits and '_' "
-                f"and avoid {sorted(reserved)}."
-            )
-        if len(vals) != n:
-            raise ValueError(f"Condition {col!r} has {len(vals)} values; expected one per image ({n}).")
     if not isinstance(display_size, int) or display_size < 8:
         raise ValueError(f"display_size must be an integer >= 8 pixels; got {display_size!r}.")
-    stimuli = [
-        {
-            "stimulus_id": ids[i],
-            "label": lab_list[i],
-            "src": _to_png(arr[i]),
-            "conditions": {str(c): _plain(v[i]) for c, v in conditions.items()},
-        }
-        for i in range(n)
-    ]
-    experiment = {
-        "class_names": names,
-        "columns": list(CSV_COLUMNS),
-        "condition_columns": [str(c) for c in conditions],
-        "shuffle": bool(shuffle),
-        "storage_key": "neurocompare-" + "".join(ch for ch in title if ch.isalnum())[:40],
-        "file_prefix": "responses_",
-    }
+    n = arr.shape[0]
     if instructions is None:
-        keys = " or press its number key" if len(names) <= 10 else ""
+        keys = " or press its number key" if len(class_names) <= 10 else ""
         instructions = (
             f"<p>You will see {n} images, one at a time. For each image, click the class it shows"
             f"{keys}. Some images are hard to recognise: make your best guess.</p>"
             "<p>At the end, download your responses as a CSV file.</p>"
         )
-    values = {
-        "TITLE": html.escape(title),
-        "INSTRUCTIONS": instructions,
-        "SIZE": str(int(display_size)),
-        "EXPERIMENT": _js_json(experiment),
-        "STIMULI": _js_json(stimuli),
-    }
-    # one pass: text substituted for one placeholder is never searched for another
-    page = re.sub(r"__(TITLE|INSTRUCTIONS|SIZE|EXPERIMENT|STIMULI)__", lambda m: values[m.group(1)], _PAGE)
-    path = Path(path)
-    if path.suffix.lower() not in (".html", ".htm"):
-        path = path.with_suffix(".html")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        return v
-    return str(v)
-
-
-def _js_json(obj: Any) -> str:
-    """JSON safe to embed in a <script> element: ``<``, ``>``, ``&`` and the JS line separators as escapes.
-
-    No text inside can close the script, open a comment (``<!--``) or start markup.
-    """
-    text = json.dumps(obj)
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(char, escape)
-    return text
+    return write_page(
+        path,
+        [_to_png(a) for a in arr],
+        kind="image",
+        class_names=class_names,
+        labels=labels,
+        stimulus_ids=stimulus_ids,
+        conditions=conditions,
+        title=title,
+        instructions=instructions,
+        shuffle=shuffle,
+        css=(
+            f"#stimulus {{ width: {int(display_size)}px; height: {int(display_size)}px; image-rendering: pixelated; "
+            "background: #808080; margin: 1em auto; display: block; }"
+        ),
+        element='<img id="stimulus" alt="stimulus" data-stimulus-id="">',
+    )
 
 
 def export_metamer_experiment(
@@ -418,8 +202,25 @@ def export_metamer_experiment(
         The CSV gets the columns ``generator``, ``layer``, ``stage``, ``kind``
         (``'metamer'``/``'natural'``) and ``image_id``.
     """
+    imgs, labels, ids, cond = metamer_trials(metamers, valid, include_originals, "export_metamer_experiment()")
+    return export_experiment(np.stack(imgs), path, class_names=class_names, labels=labels, stimulus_ids=ids,
+                             conditions=cond, **kwargs)
+
+
+def metamer_trials(
+    metamers: Mapping[str, Any], valid: Mapping[str, Any] | None, include_originals: bool, where: str
+) -> tuple[list[np.ndarray], list[int], list[str], dict[str, list[Any]]]:
+    """The trial list of a metamer experiment: stimuli, labels, ids and condition columns.
+
+    Returns
+    -------
+    (stimuli, labels, stimulus_ids, conditions)
+        One entry per trial: each valid metamer (``generator|layer|image_id``) and, with
+        ``include_originals``, each distinct natural input once (``natural|image_id``);
+        conditions ``generator``, ``layer``, ``stage``, ``kind``, ``image_id``.
+    """
     if not isinstance(metamers, Mapping) or not metamers:
-        raise TypeError("export_metamer_experiment() needs a non-empty dict {generator name: metamer Dataset}.")
+        raise TypeError(f"{where} needs a non-empty dict {{generator name: metamer Dataset}}.")
     imgs, labels, ids = [], [], []
     cond: dict[str, list[Any]] = {"generator": [], "layer": [], "stage": [], "kind": [], "image_id": []}
     seen: set[str] = set()
@@ -456,8 +257,7 @@ def export_metamer_experiment(
                     cond[k].append(v)
     if not imgs:
         raise ValueError("No metamers to export: every metamer was marked invalid.")
-    return export_experiment(np.stack(imgs), path, class_names=class_names, labels=labels, stimulus_ids=ids,
-                             conditions=cond, **kwargs)
+    return imgs, labels, ids, cond
 
 
 def read_responses(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list[dict[str, Any]]:
