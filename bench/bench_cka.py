@@ -1,220 +1,224 @@
 """Linear CKA speed and memory: neurocompare vs cka-pytorch and repsim on identical inputs.
 
-Workload (the issue's): N = 5000 stimuli, x with 8192 units, y with 2048 units, float32,
-biased and debiased (unbiased-HSIC) linear CKA. Every implementation runs in its own
-subprocess (peers in their own virtual environments) on the same .npy files, so peak memory
-(ru_maxrss) is measured per implementation. The same run measures this machine's torch fp32
-matmul throughput, to say how close to GEMM peak our kernel runs.
+Workloads: ``SIZES`` below (N stimuli, x and y with different unit counts; the issue's is N=5000,
+8192 vs 2048 units). Every implementation, ours included, runs in a fresh subprocess (the
+peers in their own venvs, see ``bench/peers.sh``) on the same ``.npy`` files, in the same dtype, at
+the same thread count, and is measured by ``bench/_harness.timed`` around the CKA call only (wall,
+CPU seconds, peak RSS over the RSS right before the call).
 
-Peers (install each in a venv that sees the system torch):
+What is compared with what (like with like only):
 
-    python -m venv --system-site-packages /work/venvs/ckapytorch
-    /work/venvs/ckapytorch/bin/pip install --no-deps cka-pytorch==1.1.3
-    python -m venv --system-site-packages /work/venvs/repsim
-    /work/venvs/repsim/bin/pip install repsim==0.1.5
+- debiased CKA (unbiased HSIC, Song et al. 2012): ours ``cka_linear(unbiased=True)`` vs
+  cka-pytorch 1.1.3's own kernels ``gram`` and ``hsic1`` combined as its ``CKACalculator`` does
+  (its package ``__init__`` imports lightning for model hooks, so the two files are loaded
+  directly). Target: ours >= 2.5x faster.
+- biased CKA: ours ``cka_linear()`` vs repsim 0.1.5 ``cka(kernel_type='linear',
+  estimator='gretton')``. repsim's C++ core computes in float64 whatever it is given, so this pair is
+  timed in float64 only.
+- repsim's ``'song'`` and ``'lange'`` estimators are *not* debiased CKA (N=300 check: 0.7844 and
+  0.7847 where debiased CKA is 0.8416 and biased 0.8518), so they are not timed against ours.
 
-cka-pytorch computes CKA inside forward hooks of two models (and imports lightning for that);
-we call its own kernels directly, ``gram`` and the unbiased ``hsic1``, exactly as its
-``CKACalculator`` combines them. It has no biased estimator, so both of our estimators are
-compared with its one.
+Errors (``error_ours``, ``error_peer``) are |value - reference|, the reference computed in float64
+by numpy from the Gram matrices in this process (textbook formulas, not any library's code).
 
 Usage::
 
-    python bench/bench_cka.py                 # full size
-    python bench/bench_cka.py --small         # N=1000, 2048 vs 512 (quick check)
-    python bench/bench_cka.py --skip repsim   # leave out a slow peer
+    python bench/bench_cka.py                  # N=5000 float32 and N=2000 float64
+    python bench/bench_cka.py --small          # N=1000, 2048 vs 512 units, both dtypes
+    python bench/bench_cka.py --threads 2 --venvs /work/venvs
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-PEERS = {"ckapytorch": "/work/venvs/ckapytorch/bin/python", "repsim": "/work/venvs/repsim/bin/python"}
-PEER_VENVS = {"ckapytorch": "ckapytorch", "repsim": "repsim"}
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import _harness as h  # noqa: E402
+
+#: (N, units of x, units of y, precision): full and --small workloads
+SIZES = {"full": [(5000, 8192, 2048, "float32"), (2000, 4096, 1024, "float64")],
+         "small": [(1000, 2048, 512, "float32"), (1000, 2048, 512, "float64")]}
+TARGET_CKAPYTORCH = 2.5
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _best(fn, repeat: int):
-    """Best wall time over ``repeat`` runs; the CPU time of that run is kept in _best.cpu."""
-    times, value = [], None
-    for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        value = fn()
-        times.append((time.perf_counter() - t0, time.process_time() - c0))
-    wall, cpu = min(times)
-    _best.cpu = cpu
-    return wall, value
-
-
-# ----------------------------------------------------------------------------- workers
-def worker_ours(x, y, repeat):
+# ----------------------------------------------------------------------------- workers (subprocesses)
+def _ours(x, y, repeats, warmup):
     sys.path.insert(0, str(REPO))
     from neurocompare.similarity import cka_linear
 
-    out = {}
-    f64 = x.dtype == np.float64  # equal precision: ours computes in the dtype every peer gets
-    for unbiased in (False, True):
-        gemm_before = worker_gemm(x, y, 1)["gemm_gflops"]
-        t, v = _best(lambda: cka_linear(x, y, unbiased=unbiased, float64=f64), repeat)
-        gemm_after = worker_gemm(x, y, 1)["gemm_gflops"]
-        out["unbiased" if unbiased else "biased"] = {"seconds": t, "cpu_seconds": _best.cpu, "value": v, "gemm_gflops": max(gemm_before, gemm_after)}
-    return out
+    f64 = x.dtype == np.float64
+    return {est: h.timed(lambda u=(est == "unbiased"): cka_linear(x, y, unbiased=u, float64=f64), repeats, warmup)
+            for est in ("biased", "unbiased")}
 
 
-def worker_ckapytorch(x, y, repeat):
+def _ckapytorch(x, y, repeats, warmup):
     import torch
 
-    spec = importlib.util.find_spec("cka_pytorch")
-    root = Path(spec.submodule_search_locations[0])
+    torch.set_num_threads(int(os.environ.get("NEUROCOMPARE_BENCH_THREADS", "1")))
+    root = Path(importlib.util.find_spec("cka_pytorch").submodule_search_locations[0])
     mods = {}
-    for name in ("hsic", "utils"):  # the package __init__ imports lightning for its model hooks
-        s = importlib.util.spec_from_file_location(f"cka_pytorch_{name}", root / f"{name}.py")
-        mods[name] = importlib.util.module_from_spec(s)
-        s.loader.exec_module(mods[name])
+    for name in ("hsic", "utils"):
+        spec = importlib.util.spec_from_file_location(f"cka_pytorch_{name}", root / f"{name}.py")
+        mods[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mods[name])
     hsic1, gram = mods["hsic"].hsic1, mods["utils"].gram
 
     def run():
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-        kx, ky = gram(tx)[None], gram(ty)[None]
+        kx, ky = gram(torch.from_numpy(x))[None], gram(torch.from_numpy(y))[None]
         return float(hsic1(kx, ky)[0] / torch.sqrt(hsic1(kx, kx)[0] * hsic1(ky, ky)[0]))
 
-    t, v = _best(run, repeat)
-    return {"unbiased": {"seconds": t, "cpu_seconds": _best.cpu, "value": v}}
+    return {"unbiased": h.timed(run, repeats, warmup)}
 
 
-def worker_repsim(x, y, repeat):
+def _repsim(x, y, repeats, warmup):
     import repsim
 
-    out = {}
-    for est, key in (("gretton", "biased"), ("song", "unbiased")):
-        t, v = _best(lambda: float(repsim.cka([x, y], kernel_type="linear", estimator=est)[0, 1]), repeat)
-        out[key] = {"seconds": t, "cpu_seconds": _best.cpu, "value": v}
-    return out
+    return {"biased": h.timed(lambda: float(repsim.cka([x, y], kernel_type="linear", estimator="gretton")[0, 1]),
+                              repeats, warmup)}
 
 
-def worker_gemm(x, y, repeat):
-    import torch
-
-    a = torch.randn(4096, 4096)
-    b = torch.randn(4096, 4096)
-    t, _ = _best(lambda: a @ b, max(repeat, 3))
-    return {"gemm_gflops": 2 * 4096**3 / t / 1e9}
+WORKERS = {"ours": _ours, "ckapytorch": _ckapytorch, "repsim": _repsim}
 
 
-WORKERS = {"ours": worker_ours, "ckapytorch": worker_ckapytorch, "repsim": worker_repsim, "gemm": worker_gemm}
+def worker(name: str, data: str, repeats: int, warmup: int) -> None:
+    """Load the inputs (not measured), measure ``name``'s CKA calls, emit the measurements."""
+    import torch  # noqa: F401  (imported before the baseline, like every library's import)
+
+    h.set_threads(int(os.environ.get("NEUROCOMPARE_BENCH_THREADS", "1")))
+    x, y = np.load(Path(data) / "x.npy"), np.load(Path(data) / "y.npy")
+    h.emit(WORKERS[name](x, y, repeats, warmup))
 
 
-def run_worker(name: str, data: str, repeat: int) -> None:
-    import torch  # noqa: F401  (its import is not counted as working memory)
+# ----------------------------------------------------------------------------- reference and data
+def make_inputs(n: int, dx: int, dy: int, precision: str) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded inputs with shared structure: x = relu(s A / 16 + noise), y = s B / 16 + noise, s of rank 256."""
+    sys.path.insert(0, str(REPO))
+    from neurocompare._seeding import numpy_rng
 
-    if name == "ours":
-        sys.path.insert(0, str(REPO))
-        import neurocompare.similarity  # noqa: F401
-    elif name == "repsim":
-        import repsim  # noqa: F401
-    base = _rss_mb()
-    x = np.load(Path(data) / "x.npy")
-    y = np.load(Path(data) / "y.npy")
-    result = WORKERS[name](x, y, repeat)
-    result["peak_rss_mb_over_start"] = _rss_mb() - base
-    result["input_mb"] = (x.nbytes + y.nbytes) / 2**20
-    print(json.dumps(result))
+    rng = numpy_rng(0, "bench_cka", n, dx, dy)
+    s = rng.standard_normal((n, 256), dtype=np.float32)
+    x = np.maximum(s @ rng.standard_normal((256, dx), dtype=np.float32) / 16 + rng.standard_normal((n, dx), dtype=np.float32), 0)
+    y = s @ rng.standard_normal((256, dy), dtype=np.float32) / 16 + rng.standard_normal((n, dy), dtype=np.float32)
+    return x.astype(precision), y.astype(precision)
+
+
+def reference_cka(x: np.ndarray, y: np.ndarray) -> dict:
+    """Biased and debiased linear CKA in float64 from the Gram matrices (n, n).
+
+    Biased: tr(Kc Lc) / sqrt(tr(Kc Kc) tr(Lc Lc)) with Kc = H K H. Debiased: the unbiased HSIC
+    estimator of Song et al. (2012) on K, L with zeroed diagonals, normalised the same way.
+    """
+    k = x.astype(np.float64) @ x.astype(np.float64).T
+    l = y.astype(np.float64) @ y.astype(np.float64).T  # noqa: E741
+    n = k.shape[0]
+
+    def centred(m):
+        m = m - m.mean(axis=0, keepdims=True)
+        return m - m.mean(axis=1, keepdims=True)
+
+    kc, lc = centred(k), centred(l)
+    biased = np.vdot(kc, lc) / np.sqrt(np.vdot(kc, kc) * np.vdot(lc, lc))
+    del kc, lc
+
+    def hsic1(a, b):
+        a, b = a.copy(), b.copy()
+        np.fill_diagonal(a, 0)
+        np.fill_diagonal(b, 0)
+        sa, sb = a.sum(axis=0), b.sum(axis=0)
+        return (np.vdot(a, b) + sa.sum() * sb.sum() / ((n - 1) * (n - 2)) - 2 / (n - 2) * sa @ sb) / (n * (n - 3))
+
+    unbiased = hsic1(k, l) / np.sqrt(hsic1(k, k) * hsic1(l, l))
+    return {"biased": float(biased), "unbiased": float(unbiased)}
 
 
 # ----------------------------------------------------------------------------- driver
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Linear CKA benchmark: neurocompare vs cka-pytorch and repsim.")
-    parser.add_argument("--small", action="store_true", help="N=1000, 2048 vs 512 units")
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--skip", nargs="*", default=[], choices=sorted(PEERS))
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS/OpenMP threads for every implementation (default: library default). "
-                        "On a machine shared with other jobs, --threads 1 gives stable ratios.")
-    parser.add_argument("--precision", choices=["float64", "float32"], default="float64",
-                        help="dtype of the inputs every implementation gets and computes in (ours: float64=...)")
-    parser.add_argument("--venvs", default=None, help="directory holding the peers' venvs (default /work/venvs)")
-    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
-    parser.add_argument("--data", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        run_worker(args.worker, args.data, args.repeat)
-        return
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description="Linear CKA: neurocompare vs cka-pytorch (debiased) and repsim (biased).")
+    ap.add_argument("--small", action="store_true", help="N=1000, 2048 vs 512 units, float32 and float64")
+    ap.add_argument("--threads", type=int, default=1, help="threads of every implementation (default 1)")
+    ap.add_argument("--venvs", default="/work/venvs", help="folder of the peers' venvs (bench/peers.sh)")
+    ap.add_argument("--repeats", type=int, default=2, help="timed calls per implementation (best is kept)")
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["ckapytorch", "repsim"], help="leave out peers")
+    ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    return ap
 
-    n, dx, dy = (1000, 2048, 512) if args.small else (5000, 8192, 2048)
-    rng = np.random.default_rng(0)
-    shared = rng.standard_normal((n, 256), dtype=np.float32)
-    x = np.maximum(shared @ rng.standard_normal((256, dx), dtype=np.float32) / 16 + rng.standard_normal((n, dx), dtype=np.float32), 0)
-    y = shared @ rng.standard_normal((256, dy), dtype=np.float32) / 16 + rng.standard_normal((n, dy), dtype=np.float32)
-    x, y = x.astype(args.precision), y.astype(args.precision)
-    if args.venvs:
-        for peer, sub in PEER_VENVS.items():
-            PEERS[peer] = str(Path(args.venvs) / sub / "bin" / "python")
-    env = dict(os.environ)
-    if args.threads:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env[var] = str(args.threads)
-    print(f"linear CKA, N={n}, x {dx} units, y {dy} units, {args.precision} for every implementation; {os.cpu_count()} cores visible, "
-          f"threads={args.threads or 'default'}")
-    with tempfile.TemporaryDirectory() as tmp:
-        np.save(Path(tmp) / "x.npy", x)
-        np.save(Path(tmp) / "y.npy", y)
-        del x, y
-        results = {}
-        for name in ["gemm", "ours"] + [p for p in PEERS if p not in args.skip]:
-            python = PEERS.get(name, sys.executable)
-            if not Path(python).exists():
-                print(f"  {name}: interpreter {python} not found; skipped")
-                continue
-            cmd = [python, __file__, "--worker", name, "--data", tmp, "--repeat", str(args.repeat)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-            if proc.returncode != 0:
-                print(f"  {name}: failed\n{proc.stderr[-1500:]}")
-                continue
-            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-    gemm = results["gemm"]["gemm_gflops"]
-    ours = results["ours"]
-    flops = n * n * (dx + dy)  # two symmetric Gram products at half cost (2 n^2 d / 2 each)
-    print(f"torch fp32 GEMM on this machine: {gemm:.1f} GFLOP/s")
-    print(f"input arrays: {ours['input_mb']:.0f} MB")
-    for est in ("biased", "unbiased"):
-        r = ours[est]
-        rate = flops / r["seconds"] / 1e9
-        print(f"ours {est:8s}: {r['seconds']:.2f} s wall, {r['cpu_seconds']:.2f} s CPU  value {r['value']:.6f}  {rate:.1f} GFLOP/s useful "
-              f"(counting n^2 (dx + dy) flops) = {100 * rate / r['gemm_gflops']:.0f}% of the GEMM rate measured "
-              f"right around it ({r['gemm_gflops']:.1f} GFLOP/s)")
-    print(f"ours peak memory over start: {ours['peak_rss_mb_over_start']:.0f} MB "
-          f"= {ours['peak_rss_mb_over_start'] / ours['input_mb']:.2f} x input arrays (incl. the inputs)")
-    for peer in PEERS:
-        if peer not in results:
+
+def run(argv: list[str] | None = None) -> list[dict]:
+    """Measure every workload of ``SIZES``; returns one harness row per (workload, estimator, peer)."""
+    args = _parser().parse_args(argv)
+    venvs = Path(args.venvs)
+    pythons = {"ours": sys.executable, "ckapytorch": venvs / "ckapytorch" / "bin" / "python",
+               "repsim": venvs / "repsim" / "bin" / "python"}
+    rows = []
+    for n, dx, dy, precision in SIZES["small" if args.small else "full"]:
+        case = f"N={n}, {dx} vs {dy} units"
+        x, y = make_inputs(n, dx, dy, precision)
+        ref = reference_cka(x, y)
+        peers = ["ckapytorch"] + (["repsim"] if precision == "float64" else [])
+        peers = [p for p in peers if p not in args.skip]
+        out = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            np.save(Path(tmp) / "x.npy", x)
+            np.save(Path(tmp) / "y.npy", y)
+            del x, y
+            for name in ["ours", *peers]:
+                out[name] = h.run_peer(pythons[name], __file__, ["--worker", name, "--data", tmp, "--repeats",
+                                       args.repeats, "--warmup", args.warmup], threads=args.threads)
+        ours = out["ours"]
+        if ours.get("status") != "ok":
+            rows.append(h.row(bench="cka", case=case, ours=None, precision=precision, threads=args.threads,
+                              note=f"ours failed: {ours.get('detail', '')[-300:]}"))
             continue
-        for est, r in results[peer].items():
-            if not isinstance(r, dict):
-                continue
-            mine = ours[est]
-            print(f"{peer:10s} {est:8s}: {r['seconds']:.2f} s wall, {r['cpu_seconds']:.2f} s CPU  value {r['value']:.6f}  "
-                  f"-> ours is {r['seconds'] / mine['seconds']:.1f}x faster in wall time, "
-                  f"{r['cpu_seconds'] / mine['cpu_seconds']:.1f}x in CPU time (|diff| {abs(r['value'] - mine['value']):.1e})")
-            if peer == "ckapytorch":
-                b = ours["biased"]
-                print(f"{peer:10s} vs ours biased: ours is {r['seconds'] / b['seconds']:.1f}x faster in wall time, "
-                      f"{r['cpu_seconds'] / b['cpu_seconds']:.1f}x in CPU time")
-        print(f"{peer:10s} peak memory over start: {results[peer]['peak_rss_mb_over_start']:.0f} MB")
+        flops = float(n) * n * (dx + dy)  # two symmetric Gram products (n^2 d each); the n^2 rest is not counted
+
+        def err(m, est):
+            v = (m or {}).get("value")
+            return None if v is None else abs(v - ref[est])
+
+        common = dict(bench="cka", precision=precision, threads=args.threads, flops=flops)
+        pairs = {"unbiased": ("ckapytorch", TARGET_CKAPYTORCH), "biased": ("repsim", None)}
+        for est in ("unbiased", "biased"):
+            peer_name, target = pairs[est]
+            label = f"{case}, {'debiased' if est == 'unbiased' else 'biased'} CKA"
+            if peer_name in peers:
+                peer = out[peer_name]
+                ok = peer.get("status") == "ok"
+                pm = {**peer[est], "status": "ok"} if ok else peer
+                rows.append(h.row(case=label, ours=ours[est], peer=pm, peer_name=peer_name, target=target,
+                                  error_ours=err(ours[est], est), error_peer=err(pm, est) if ok else None,
+                                  note=f"reference {ref[est]:.9f}", **common))
+            else:
+                rows.append(h.row(case=label, ours=ours[est], error_ours=err(ours[est], est),
+                                  note=f"reference {ref[est]:.9f}; no peer computes this in {precision}", **common))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.data, args.repeats, args.warmup)
+        return 0
+    rows = run(argv)
+    h.attach_limits(rows, h.machine_limits(args.threads))
+    print(h.format_table(rows), end="")
+    for r in rows:
+        print(f"  {r['case']}: ours {(r['ours'] or {}).get('peak_mb', float('nan')):.0f} MiB peak"
+              + (f", {r['peer_name']} {(r['peer'] or {}).get('peak_mb') or float('nan'):.0f} MiB" if r.get("peer_status") == "ok" else "")
+              + f"; |error| ours {r['error_ours']}, peer {r['error_peer']}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -315,6 +315,9 @@ def generate() -> None:
     dataset_pages()
     benchmark_pages()
     tutorial_pages()
+    import _performance  # the performance table from bench/results (docs/_performance.py)
+
+    _performance.write_table()
 
 
 if __name__ == "__main__":
