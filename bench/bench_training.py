@@ -6,20 +6,22 @@ optimizer; only the loss differs: ``neurocompare.training.nt_xent`` or
 ``lightly.loss.NTXentLoss``. lightly runs in its own virtual environment (``/work/venvs/lightly``
 with torch==2.13.0), in a subprocess of this script. Reported:
 
-1. full SimCLR training step (two views, forward, loss, backward, SGD step): images/s;
-2. the loss alone (forward + backward on fixed embeddings (batch, 128)): ms per call;
-3. the loss values on identical embeddings (they should agree to float precision).
+1. full SimCLR training step (two views, forward, loss, backward, SGD step): seconds per step
+   (best and median of ``--steps`` timed steps after ``--warmup``), images per second in the note;
+2. the loss alone (forward + backward on fixed embeddings (batch, 128)): seconds per call;
+3. the loss values on identical embeddings (they agree to float32 precision; in the note).
+
+Each side runs in a fresh process at the same thread count and is measured by
+``bench/_harness.timed`` around the step (or loss call) only. Both compute in float32.
 
 Usage::
 
-    python bench/bench_training.py                       # batch 256, 32x32, 3 timed steps
-    python bench/bench_training.py --batch-size 128 --image-size 32 --steps 5
-    python bench/bench_training.py --peer-python /work/venvs/lightly/bin/python
+    python bench/bench_training.py                       # batch 128, 32x32, 3 timed steps
+    python bench/bench_training.py --small               # batch 64, 2 timed steps
+    python bench/bench_training.py --batch-size 128 --image-size 32 --steps 5 --threads 2
 
-Set up the peer::
-
-    python -m venv /work/venvs/lightly
-    /work/venvs/lightly/bin/pip install torch==2.13.0 lightly xarray scipy pyyaml tqdm
+The peer's venv (``/work/venvs/lightly``, lightly 1.6.0 without torchvision) is made by
+``bash bench/peers.sh``.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_PEER = "/work/venvs/lightly/bin/python"
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import _harness as h  # noqa: E402
 
 
 def _without_torchvision() -> None:
@@ -97,28 +100,27 @@ def lightly_reference_values() -> dict:
             **{f"t={t}": float(NTXentLoss(temperature=t)(z1, z2)) for t in (0.1, 0.5, 1.0)}}
 
 
-def worker(loss_name: str, batch: int, size: int, steps: int, warmup: int, threads: int, loss_reps: int) -> dict:
-    """Run inside the chosen interpreter; returns timings as a dict."""
+def worker(loss_name: str, batch: int, size: int, steps: int, warmup: int, loss_reps: int) -> dict:
+    """Run inside the chosen interpreter; returns the harness measurements of a step and of the loss."""
     sys.path.insert(0, str(REPO))
     import torch
 
     from neurocompare.models import build_model
     from neurocompare.training import SimCLRAugment, nt_xent, projection_head
 
-    torch.set_num_threads(threads)
+    h.set_threads(int(os.environ.get("NEUROCOMPARE_BENCH_THREADS", "1")))
     if loss_name == "lightly":
         _without_torchvision()
+        import lightly
         from lightly.loss import NTXentLoss
 
         lightly_loss = NTXentLoss(temperature=0.5)
         loss_fn = lambda a, b: lightly_loss(a, b)  # noqa: E731
-        import lightly
-
         version = lightly.__version__
     else:
-        loss_fn = lambda a, b: nt_xent(a, b, 0.5)  # noqa: E731
         import neurocompare
 
+        loss_fn = lambda a, b: nt_xent(a, b, 0.5)  # noqa: E731
         version = neurocompare.__version__
 
     gen = torch.Generator().manual_seed(0)
@@ -131,6 +133,7 @@ def worker(loss_name: str, batch: int, size: int, steps: int, warmup: int, threa
     params = list(model.parameters()) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=0.05, momentum=0.9)
     aug = SimCLRAugment(blur=False)
+    losses = []
 
     def step() -> float:
         with torch.no_grad():
@@ -141,93 +144,83 @@ def worker(loss_name: str, batch: int, size: int, steps: int, warmup: int, threa
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return float(loss.detach())
+        losses.append(float(loss.detach()))
+        return losses[-1]
 
-    for _ in range(warmup):
-        step()
-    t0 = time.perf_counter()
-    losses = [step() for _ in range(steps)]
-    dt = time.perf_counter() - t0
-
-    # loss alone on fixed embeddings
+    step_m = h.timed(step, repeats=steps, warmup=warmup)
     z1 = torch.randn(batch, 128, generator=gen, requires_grad=True)
     z2 = torch.randn(batch, 128, generator=gen, requires_grad=True)
     value = float(loss_fn(z1, z2).detach())
-    for _ in range(3):
-        loss_fn(z1, z2).backward()
-    t1 = time.perf_counter()
-    for _ in range(loss_reps):
-        loss_fn(z1, z2).backward()
-    dl = time.perf_counter() - t1
-    return {"loss": loss_name, "version": version, "torch": torch.__version__, "batch": batch, "image_size": size,
-            "steps": steps, "threads": threads, "images_per_s": 2 * batch * steps / dt, "seconds_per_step": dt / steps,
-            "train_losses": losses, "loss_ms": 1000 * dl / loss_reps, "loss_value_fixed_embeddings": value}
+    loss_m = h.timed(lambda: loss_fn(z1, z2).backward(), repeats=loss_reps, warmup=3)
+    return {"version": version, "torch": torch.__version__, "step": step_m, "loss": loss_m,
+            "train_losses": losses, "loss_value_fixed_embeddings": value}
 
 
-def _run(python: str, args: argparse.Namespace, loss_name: str) -> dict:
-    cmd = [python, str(Path(__file__).resolve()), "--worker", loss_name, "--batch-size", str(args.batch_size),
-           "--image-size", str(args.image_size), "--steps", str(args.steps), "--warmup", str(args.warmup),
-           "--threads", str(args.threads), "--loss-reps", str(args.loss_reps)]
-    env = dict(os.environ, PYTHONPATH=str(REPO), NEUROCOMPARE_QUIET="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{loss_name} worker failed ({python}):\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _best(runs: list[dict]) -> dict:
-    """The run with the highest throughput, with the lowest loss time of all runs."""
-    best = dict(max(runs, key=lambda r: r["images_per_s"]))
-    best["loss_ms"] = min(r["loss_ms"] for r in runs)
-    return best
-
-
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--steps", type=int, default=3, help="timed training steps (best and median are kept)")
     p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="threads of both sides (default 1)")
     p.add_argument("--loss-reps", type=int, default=50)
-    p.add_argument("--repeats", type=int, default=1, help="alternate ours/lightly this many times, keep each best")
-    p.add_argument("--peer-python", default=DEFAULT_PEER)
+    p.add_argument("--small", action="store_true", help="batch 64, 2 timed steps, 20 loss calls")
+    p.add_argument("--venvs", default="/work/venvs", help="folder of the peers' venvs (bench/peers.sh)")
+    p.add_argument("--peer-python", default=None, help="lightly's interpreter (default VENVS/lightly/bin/python)")
     p.add_argument("--worker", choices=("ours", "lightly"), default=None, help=argparse.SUPPRESS)
     p.add_argument("--reference", action="store_true",
                    help="print lightly's NT-Xent values pinned in tests/test_losses.py (run with the peer python)")
-    args = p.parse_args(argv)
+    return p
+
+
+def run(argv: list[str] | None = None) -> list[dict]:
+    """Two rows: a full SimCLR step and the NT-Xent loss alone, ours vs lightly's loss."""
+    args = _parser().parse_args(argv)
+    if args.small:
+        args.batch_size, args.steps, args.loss_reps = 64, 2, 20
+    peer_python = args.peer_python or str(Path(args.venvs) / "lightly" / "bin" / "python")
+    wargs = ["--batch-size", args.batch_size, "--image-size", args.image_size, "--steps", args.steps,
+             "--warmup", args.warmup, "--loss-reps", args.loss_reps]
+    env = dict(os.environ, PYTHONPATH=str(REPO), NEUROCOMPARE_QUIET="1")
+    ours = h.run_peer(sys.executable, __file__, ["--worker", "ours", *wargs], threads=args.threads, env=env)
+    peer = h.run_peer(peer_python, __file__, ["--worker", "lightly", *wargs], threads=args.threads, env=env)
+    b, s = args.batch_size, args.image_size
+    if ours.get("status") != "ok":
+        return [h.row(bench="training", case=f"SimCLR batch {b}", ours=None, precision="float32", threads=args.threads,
+                      note=f"ours failed: {ours.get('detail', '')[-300:]}")]
+    ok = peer.get("status") == "ok"
+    rows = []
+    for key, case in (("step", f"SimCLR step, resnet18_small, batch {b} ({2 * b} views), {s}x{s}"),
+                      ("loss", f"NT-Xent fwd+bwd, ({b}, 128) embeddings")):
+        pm = {**peer[key], "status": "ok"} if ok else peer
+        if key == "step":
+            note = f"ours {2 * b / ours['step']['wall_best']:.1f} images/s"
+            if ok:
+                note += (f", lightly {2 * b / peer['step']['wall_best']:.1f} images/s; first timed step loss "
+                         f"ours {ours['train_losses'][args.warmup]:.5f}, lightly {peer['train_losses'][args.warmup]:.5f}")
+        else:
+            note = f"ours {ours['loss_value_fixed_embeddings']:.6f}"
+            if ok:
+                diff = abs(ours["loss_value_fixed_embeddings"] - peer["loss_value_fixed_embeddings"])
+                note += (f", lightly {peer['loss_value_fixed_embeddings']:.6f} (|diff| {diff:.1e}) on identical "
+                         f"embeddings; lightly {peer['version']}")
+        rows.append(h.row(bench="training", case=case, ours=ours[key], peer=pm, peer_name="lightly",
+                          precision="float32", threads=args.threads, note=note))
+    return rows
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
     if args.reference:
         print(json.dumps(lightly_reference_values()))
         return 0
     if args.worker:
-        print(json.dumps(worker(args.worker, args.batch_size, args.image_size, args.steps, args.warmup, args.threads,
-                                args.loss_reps)))
+        h.emit(worker(args.worker, args.batch_size, args.image_size, args.steps, args.warmup, args.loss_reps))
         return 0
-    print(f"SimCLR, resnet18_small, batch {args.batch_size}, {args.image_size}x{args.image_size} images (CPU scale), "
-          f"{args.threads} threads, {args.steps} timed steps after {args.warmup} warm-up, best of {args.repeats}")
-    have_peer = Path(args.peer_python).exists()
-    ours_runs, peer_runs = [], []
-    for _ in range(args.repeats):  # alternate the two, keep each one's best: fairer on a shared machine
-        ours_runs.append(_run(sys.executable, args, "ours"))
-        if have_peer:
-            peer_runs.append(_run(args.peer_python, args, "lightly"))
-    ours = _best(ours_runs)
-    print(f"  ours    (neurocompare {ours['version']}, torch {ours['torch']}): {ours['images_per_s']:.1f} images/s "
-          f"({ours['seconds_per_step']:.2f} s/step); loss alone {ours['loss_ms']:.3f} ms")
-    if not have_peer:
-        print(f"  lightly: skipped ({args.peer_python} not found; see the module docstring to set it up)")
-        return 0
-    peer = _best(peer_runs)
-    print(f"  lightly (lightly {peer['version']}, torch {peer['torch']}): {peer['images_per_s']:.1f} images/s "
-          f"({peer['seconds_per_step']:.2f} s/step); loss alone {peer['loss_ms']:.3f} ms")
-    print(f"  ratio ours/lightly: training throughput {ours['images_per_s'] / peer['images_per_s']:.2f}x, "
-          f"loss time {ours['loss_ms'] / peer['loss_ms']:.2f}x (lower is faster)")
-    diff = abs(ours["loss_value_fixed_embeddings"] - peer["loss_value_fixed_embeddings"])
-    print(f"  loss on identical embeddings: ours {ours['loss_value_fixed_embeddings']:.6f}, lightly "
-          f"{peer['loss_value_fixed_embeddings']:.6f} (|diff| {diff:.2e})")
-    first_diff = abs(ours["train_losses"][0] - peer["train_losses"][0])
-    print(f"  first timed training-step loss: ours {ours['train_losses'][0]:.5f}, lightly {peer['train_losses'][0]:.5f} "
-          f"(|diff| {first_diff:.2e})")
+    rows = run(argv)
+    print(h.format_table(rows), end="")
+    for r in rows:
+        print(f"  {r['case']}: {r['note']}")
     return 0
 
 
