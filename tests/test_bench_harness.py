@@ -31,6 +31,7 @@ def _load(name: str, path: Path):
 sys.path.insert(0, str(REPO / "bench"))
 h = _load("_harness", REPO / "bench" / "_harness.py")
 run_all = _load("bench_run_all", REPO / "bench" / "run_all.py")
+bench_gpu = _load("bench_gpu", REPO / "bench" / "bench_gpu.py")
 perf = _load("docs_performance", REPO / "docs" / "_performance.py")
 
 MIB = 2**20
@@ -260,3 +261,23 @@ def test_docs_page_includes_the_generated_table():
     page = (REPO / "docs" / "performance.md").read_text()
     assert "_generated/performance_table.txt" in page
     assert perf.OUTPUT == REPO / "docs" / "_generated" / "performance_table.txt"
+
+
+# ----------------------------------------------------------------------------- bench_gpu (CPU paths)
+def test_bench_gpu_without_cuda_says_no_gpu():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    (r,) = bench_gpu.run(["--small"])
+    assert r["verdict"] == "no GPU" and r["ours"] is None
+
+
+def test_bench_gpu_code_path_on_cpu_gives_percent_of_peak():
+    rows = bench_gpu.run(["--small", "--device", "cpu", "--repeats", "1", "--kernels", "rdm"])
+    assert [r["case"].split(",")[0] for r in rows] == ["rdm correlation"]
+    r = rows[0]
+    assert r["flops"] == 1024 * 1024 * 1024
+    assert r["gflops"] == pytest.approx(r["flops"] / r["ours"]["wall_best"] / 1e9)
+    assert r["pct_gemm_peak"] == pytest.approx(100 * r["gflops"] / r["peak_gflops"])
+    assert r["verdict"] == ("met" if r["pct_gemm_peak"] >= 50 else "not met")
