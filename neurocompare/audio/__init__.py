@@ -3,4 +3,16 @@
 Filled in by the audio work of issue 19; see the module docstrings of the private modules.
 """
 
-__all__: list[str] = []
+from ._cochleagram import Cochleagram, cochleagram
+from ._erb import erb_space, erb_to_freq, filterbank_centre_freqs, freq_to_erb, half_cosine_filterbank
+
+__all__: list[str] = [
+    # cochleagram front end
+    "Cochleagram",
+    "cochleagram",
+    "erb_space",
+    "erb_to_freq",
+    "filterbank_centre_freqs",
+    "freq_to_erb",
+    "half_cosine_filterbank",
+]
