@@ -226,6 +226,8 @@ def rsa(
     compare: str = "spearman",
     device: Any = None,
     float64: bool | None = None,
+    block_size: int | None = None,
+    progress: bool | None = None,
 ) -> float:
     """Representational similarity of two response sets: compare their RDMs.
 
@@ -242,11 +244,27 @@ def rsa(
         How the RDMs are compared (:func:`compare_rdms`).
     device, float64
         Where and in which precision the RDMs are computed; the comparison runs in float64.
+    block_size : int, optional
+        Compute the RDMs this many rows at a time and never hold an ``n x n`` matrix (for
+        ``rdm_method`` 'correlation' or 'cosine' with ``compare`` 'spearman' or 'pearson', on the
+        CPU). Pearson then needs ``O(block_size * n)`` memory; Spearman stores the two condensed
+        RDMs and ranks them, ``(2 s + 12) n (n - 1) / 2`` bytes at its peak (``s`` the itemsize:
+        5.6 GB at n = 20,000 in float64). Default: everything in memory (about
+        ``s n^2 + (2 s + 24) n (n - 1) / 2`` bytes). Identical rows are refused in this mode.
+    progress : bool, optional
+        Progress bar over the blocks (``block_size`` only; default: the ``progress`` option).
 
     Returns
     -------
     float
         1.0 for ``rsa(x, x)`` with every comparison method.
+
+    Notes
+    -----
+    On the CPU, correlation/cosine RDMs compared by Spearman or Pearson take a numpy path
+    (``_rsa_fast``) that computes in the kernel dtype without copies of float64 inputs; it hands
+    unusual inputs (duplicated or constant rows, non-finite values, extreme scales) to the general
+    torch path, which gives the same numbers to rounding and the same errors.
     """
     if rdm_method not in RDM_METHODS:
         raise ValueError(f"The 'rdm_method' parameter of rsa() must be one of {set(RDM_METHODS)}. Got {rdm_method!r} instead.")
@@ -256,6 +274,10 @@ def rsa(
         raise ValueError(
             f"The 'compare' parameter of rsa() must be one of {set(COMPARE_METHODS)}. Got {compare!r} instead."
         )
+    if block_size is not None or (compare in _FAST_COMPARE and rdm_method in _FAST_RDM):
+        value = _rsa_cpu(x, y, rdm_method=rdm_method, compare=compare, device=device, float64=float64, block_size=block_size, progress=progress)
+        if value is not None:
+            return value
     # every RDM method is compared through ranks or correlations/cosines, all scale-free: rescale
     tx, ty = pair(x, y, device=device, float64=float64, centre=CENTRE_FOR[rdm_method], rescale=True)
     n = tx.shape[0]
@@ -264,6 +286,73 @@ def rsa(
     dy = condense(_rdm_kernel(ty, rdm_method))
     # the RDMs are finite and well formed by construction: compare their vectors directly
     return float(_compare_vectors(dx.double()[None], dy.double()[None], compare)[0, 0])
+
+
+_FAST_COMPARE = ("spearman", "pearson")
+_FAST_RDM = ("correlation", "cosine")
+
+
+def _cpu_arrays(x: Any, y: Any, device: Any, float64: bool | None):
+    """``(mx, my, numpy dtype)`` when both sides can be computed in numpy on the CPU, else None."""
+    import torch
+
+    from neurocompare.data import align
+    from neurocompare.similarity._common import MIN_STIMULI, _to_2d, compute_dtype, resolve_device
+
+    if isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray):
+        x, y = align(x, y)
+    out = []
+    dtypes = set()
+    for v, name in ((x, "x"), (y, "y")):
+        dev = resolve_device(device, like=v)
+        if dev.type != "cpu":
+            return None
+        dtypes.add(compute_dtype(float64, v, dev))
+        m = _to_2d(v, name)
+        if isinstance(m, torch.Tensor):
+            if m.device.type != "cpu" or m.is_complex():
+                return None
+            m = m.resolve_conj().resolve_neg().numpy()
+        if not (np.issubdtype(m.dtype, np.number) or m.dtype == bool) or m.shape[0] < MIN_STIMULI:
+            return None
+        out.append(m)
+    if len(dtypes) != 1 or out[0].shape[0] != out[1].shape[0]:
+        return None
+    dtype = dtypes.pop()
+    if dtype not in (torch.float64, torch.float32):
+        return None
+    return out[0], out[1], np.float64 if dtype == torch.float64 else np.float32
+
+
+def _rsa_cpu(x, y, *, rdm_method, compare, device, float64, block_size, progress) -> float | None:
+    """:func:`rsa` on the numpy path of ``_rsa_fast`` (None: take the general path)."""
+    from neurocompare._options import progress_enabled
+    from neurocompare.similarity._rsa_fast import blockwise_bytes, fast_rsa, rsa_blockwise
+
+    if block_size is not None:
+        if compare not in _FAST_COMPARE or rdm_method not in _FAST_RDM:
+            raise ValueError(
+                f"block_size works with rdm_method in {set(_FAST_RDM)} and compare in {set(_FAST_COMPARE)}; got "
+                f"rdm_method={rdm_method!r}, compare={compare!r}. Drop block_size, or pick one of those."
+            )
+        if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
+            raise ValueError(f"block_size must be a positive integer (rows per block); got {block_size!r}.")
+    arrays = _cpu_arrays(x, y, device, float64)
+    if arrays is None:
+        if block_size is not None:
+            raise ValueError(
+                "block_size needs both sides on the CPU as real arrays of at least 4 stimuli with the same number of rows "
+                "and one float dtype; move GPU tensors to the CPU first, or drop block_size."
+            )
+        return None
+    mx, my, dtype = arrays
+    n, size = mx.shape[0], np.dtype(dtype).itemsize
+    m = n * (n - 1) // 2
+    if block_size is not None:
+        check_memory(blockwise_bytes(n, size, compare, int(block_size)), "rsa(block_size=...)")
+        return rsa_blockwise(mx, my, dtype=dtype, rdm_method=rdm_method, compare=compare, block_size=int(block_size), progress=progress_enabled(progress))
+    check_memory(n * n * size + (2 * size + 24) * m, "rsa()")
+    return fast_rsa(mx, my, dtype=dtype, rdm_method=rdm_method, compare=compare)
 
 
 def _is_rdm(v: Any) -> bool:
