@@ -21,16 +21,46 @@ __all__ = ["MemorySink", "DiskSink", "unit_ids"]
 
 
 class MemorySink:
-    """Keeps every batch in memory; :meth:`result` concatenates them along the stimulus dim."""
+    """Keeps each layer in one array allocated when its first batch arrives; batches are written in place.
 
-    def __init__(self) -> None:
-        self.chunks: dict[str, list[np.ndarray]] = {}
+    Parameters
+    ----------
+    n_stimuli : int
+        Rows of every layer's array, dims (stimulus, unit[, time]).
+
+    Each layer's array is allocated once (``numpy.empty``, float32 unless told) from the shape of
+    its first batch, and every batch is copied into its rows: no list of batches, no final
+    concatenation, so a layer costs its own size and one copy per value.
+    """
+
+    def __init__(self, n_stimuli: int) -> None:
+        self.n_stimuli = int(n_stimuli)
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def rows(self, layer: str, start: int, stop: int, tail: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+        """The writable rows ``[start, stop)`` of ``layer``'s array, dims (stop - start, *tail).
+
+        Raises
+        ------
+        ValueError
+            When ``tail`` differs from the per-stimulus shape of the layer's earlier batches.
+        """
+        arr = self.arrays.get(layer)
+        if arr is None:
+            arr = np.empty((self.n_stimuli, *tail), dtype=dtype)
+            self.arrays[layer] = arr
+        elif arr.shape[1:] != tuple(tail):
+            raise ValueError(
+                f"Layer {layer!r} produced a per-stimulus shape {tuple(tail)} in a later batch, after "
+                f"{arr.shape[1:]} in the first one. Record a layer whose output size does not depend on the batch."
+            )
+        return arr[start:stop]
 
     def write(self, layer: str, start: int, values: np.ndarray) -> None:
-        self.chunks.setdefault(layer, []).append(values)
+        self.rows(layer, start, start + values.shape[0], values.shape[1:], values.dtype)[...] = values
 
     def result(self, layer: str) -> np.ndarray:
-        return np.concatenate(self.chunks.pop(layer), axis=0)
+        return self.arrays.pop(layer)
 
 
 class DiskSink:

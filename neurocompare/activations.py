@@ -198,7 +198,12 @@ def _as_stimulus_set(stimuli: Any, stimulus_ids: Sequence[Any] | None, channels:
 
 # ----------------------------------------------------------------------------- reductions
 class _Reducer:
-    """Turns a layer output (batch, [time,] *features) into (batch, [time,] units)."""
+    """Turns a layer output (batch, [time,] *features) into (batch, [time,] units).
+
+    ``flatten`` hands the output back unflattened, dims (batch, [time,] *features): it is
+    flattened by the copy into its destination (:func:`_store`), so a non-contiguous output
+    (e.g. channels-last) is copied once, not reshaped first.
+    """
 
     def __init__(self, how: str | Callable, n_components: int, seed: int) -> None:
         if callable(how):
@@ -228,6 +233,8 @@ class _Reducer:
                     f"got {type(red).__name__} of shape {tuple(getattr(red, 'shape', ()))}."
                 )
             return red.reshape(*out.shape[:lead], -1)
+        if self.how == "flatten":
+            return out if out.dim() > lead else out.reshape(*out.shape[:lead], 1)
         if self.how == "avgpool" and out.dim() > lead + 1:
             out = out.mean(dim=tuple(range(lead + 1, out.dim())))
         flat = out.reshape(*out.shape[:lead], -1)
@@ -284,6 +291,16 @@ def _take(hooks: LayerHooks) -> dict[str, tuple[torch.Tensor, bool]]:
 
 
 def _check_finite(name: str, values: torch.Tensor, ids: np.ndarray) -> None:
+    """Refuse a batch holding NaN or inf; ``values`` dims (batch, ...), ``ids`` dims (batch,).
+
+    One reduction decides the usual case: a finite sum means every value is finite (a NaN or an
+    inf makes the sum non-finite). Only a non-finite sum, which finite values can also give by
+    overflow, pays for the per-stimulus test that names the stimuli.
+    """
+    if not values.dtype.is_floating_point and not values.dtype.is_complex:
+        return
+    if bool(torch.isfinite(values.sum())):
+        return
     bad = ~torch.isfinite(values.reshape(values.shape[0], -1)).all(dim=1)
     if bool(bad.any()):
         which = ids[bad.cpu().numpy()]
@@ -291,6 +308,34 @@ def _check_finite(name: str, values: torch.Tensor, ids: np.ndarray) -> None:
             f"Layer {name!r} produced non-finite values (NaN or inf) for {len(which)} stimulus(es), e.g. "
             f"{_short(which)}. Check the stimuli's scale and the preprocessing, or record another layer."
         )
+
+
+def _units_and_time(red: torch.Tensor, has_time: bool) -> tuple[int, ...]:
+    """Per-stimulus stored shape of a reduced batch (batch, [time,] *features): (units,) or (units, time)."""
+    lead = 2 if has_time else 1
+    units = math.prod(red.shape[lead:])
+    return (units, red.shape[1]) if has_time else (units,)
+
+
+def _store(sink: MemorySink | DiskSink, name: str, start: int, red: torch.Tensor, has_time: bool) -> None:
+    """Copy one reduced batch (batch, [time,] *features) into the sink's rows, as float32 (batch, unit[, time]).
+
+    In memory the copy goes straight from the layer's tensor into the preallocated rows (flattening,
+    the time transpose, the dtype conversion and the device transfer all happen in that one copy).
+    """
+    tail = _units_and_time(red, has_time)
+    stop = start + red.shape[0]
+    if isinstance(sink, MemorySink):
+        dest = torch.from_numpy(sink.rows(name, start, stop, tail))  # (batch, unit[, time])
+        if has_time:
+            dest = dest.permute(0, 2, 1)  # (batch, time, unit) view of the same rows
+        dest.view(red.shape).copy_(red)
+        return
+    lead = 2 if has_time else 1
+    values = red.reshape(*red.shape[:lead], -1).to("cpu", torch.float32).numpy()
+    if has_time:  # (batch, time, units) -> (batch, units, time)
+        values = values.transpose(0, 2, 1)
+    sink.write(name, start, values)
 
 
 # ----------------------------------------------------------------------------- extract
@@ -421,7 +466,7 @@ def extract(
     was_training = module.training
 
     hooks = LayerHooks(module, layer_names, detach=True, stop_early=False)
-    sink: MemorySink | DiskSink = DiskSink(Path(out_dir), stim.ids, reduce_name) if out_dir is not None else MemorySink()
+    sink: MemorySink | DiskSink = DiskSink(Path(out_dir), stim.ids, reduce_name) if out_dir is not None else MemorySink(stim.n)
     streaming = out_dir is not None
     has_time: dict[str, bool] = {}
     bar = None
@@ -447,22 +492,20 @@ def extract(
                     hooks.expected_calls = {n: len(hooks.outputs[n]) for n in layer_names}
                     hooks.stop_early = True
                 hooks.clear()
-                batch_values = {}
+                reduced = {}
                 for name, (out, t) in recorded.items():
                     has_time[name] = t
-                    red = reducer(name, out, t)
-                    _check_finite(name, red, stim.ids[start:stop])
-                    if t:  # (batch, time, units) -> (batch, units, time)
-                        red = red.transpose(1, 2)
-                    batch_values[name] = red.float().cpu().numpy()
+                    reduced[name] = reducer(name, out, t)
+                    _check_finite(name, reduced[name], stim.ids[start:stop])
                 if start == 0 and not streaming and memory_budget is not None:
-                    per_stim = sum(v.nbytes for v in batch_values.values()) / (stop - start)
+                    per_stim = sum(4 * math.prod(_units_and_time(r, has_time[n])) for n, r in reduced.items())
                     if per_stim * stim.n > memory_budget:
                         streaming = True
                         folder = Path(tempfile.mkdtemp(prefix="neurocompare_acts_"))
                         sink = DiskSink(folder, stim.ids, reduce_name)
-                for name, values in batch_values.items():
-                    sink.write(name, start, values)
+                for name, red in reduced.items():
+                    _store(sink, name, start, red, has_time[name])
+                del recorded, reduced, out, red  # free this pass's outputs before the next pass allocates its own
                 if bar is not None:
                     bar.update(stop - start)
     except BaseException:

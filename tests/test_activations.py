@@ -348,3 +348,84 @@ def test_float64_stimuli_follow_the_models_dtype(model, images):
     ref = extract(model, images, ["fc"], progress=False)["fc"].values
     got = extract(model, images.numpy().astype(np.float64), ["fc"], progress=False)["fc"].values
     np.testing.assert_array_equal(got, ref)  # float64 -> float32 is exact for float32-born values
+
+
+# ----------------------------------------------------------------------------- storage (issue 22)
+class _Recorder(nn.Module):
+    """A module whose submodules' outputs are known exactly: identity views of the input."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def test_batches_are_copied_exactly_into_the_preallocated_rows():
+    # 10 stimuli in batches of 4 (last batch 2): the stored rows are the layer outputs, bit for bit
+    x = torch.randn(10, 3, 5, 7, generator=torch.Generator().manual_seed(1))
+    net = nn.Sequential(_Recorder(lambda t: t * 2.0), _Recorder(lambda t: t.contiguous(memory_format=torch.channels_last)))
+    acts = extract(net, x, ["0", "1"], batch_size=4, progress=False)
+    want = (x * 2.0).reshape(10, -1).numpy()
+    np.testing.assert_array_equal(acts["0"].values, want)
+    # a channels-last output is flattened in its logical (C, H, W) order, as reshape() would
+    np.testing.assert_array_equal(acts["1"].values, want)
+    assert acts["0"].values.dtype == np.float32 and acts["0"].values.flags.c_contiguous
+
+
+def test_float64_and_bfloat16_layers_are_stored_as_float32():
+    x = torch.randn(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    net = nn.Sequential(nn.Identity().double(), _Recorder(lambda t: t.to(torch.bfloat16)))
+    acts = extract(net, x, ["0", "1"], batch_size=4, progress=False, preprocessing=None)
+    np.testing.assert_array_equal(acts["0"].values, x.float().numpy())  # one rounding, as .float() does
+    np.testing.assert_array_equal(acts["1"].values, x.to(torch.bfloat16).float().numpy())
+    assert acts["1"].values.dtype == np.float32
+
+
+def test_huge_finite_values_are_not_called_non_finite():
+    # the sum of these float32 values overflows to inf, yet every value is finite: no error
+    big = float(np.finfo(np.float32).max) / 2
+    net = nn.Sequential(_Recorder(lambda t: torch.full_like(t, big)))
+    acts = extract(net, torch.ones(5, 8), ["0"], batch_size=5, progress=False)
+    assert np.isfinite(acts["0"].values).all() and acts["0"].values.max() == np.float32(big)
+
+
+def test_a_layer_whose_size_follows_the_batch_is_refused():
+    # output (batch, batch): the last, smaller batch cannot fill the rows the first one sized
+    net = nn.Sequential(_Recorder(lambda t: t @ t.T))
+    with pytest.raises(ValueError, match=r"Layer '0' produced a per-stimulus shape \(2,\) in a later batch, after \(4,\)"):
+        extract(net, torch.randn(6, 3), ["0"], batch_size=4, progress=False)
+
+
+def test_recurrent_rows_are_stored_unit_by_time():
+    # a cell called 3 times per pass: stored (stimulus, unit, time) equals the stacked outputs, transposed
+    cell = nn.Linear(4, 4)
+
+    class Loop(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, x):
+            outs = []
+            for _ in range(3):
+                x = torch.tanh(self.cell(x))
+                outs.append(x)
+            return torch.stack(outs, 1)
+
+    net = Loop()
+    x = torch.randn(7, 4, generator=torch.Generator().manual_seed(3))
+    acts = extract(net, x, ["cell"], batch_size=3, progress=False)
+    with torch.no_grad():  # the same batches: the hook sees each cell call's (pre-tanh) output
+        pre = []
+        for i in range(0, 7, 3):
+            h = x[i : i + 3]
+            calls = []
+            for _ in range(3):
+                calls.append(cell(h))
+                h = torch.tanh(calls[-1])
+            pre.append(torch.stack(calls, 1))
+        pre = torch.cat(pre)  # (stimulus, time, unit)
+    assert acts["cell"].dims == ("stimulus", "unit", "time")
+    np.testing.assert_array_equal(acts["cell"].values, pre.transpose(1, 2).numpy())
