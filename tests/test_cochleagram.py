@@ -375,3 +375,36 @@ def test_bad_settings_are_refused_with_useful_messages():
         half_cosine_filterbank(1, SR)
     with pytest.raises(ValueError, match="n_samples must be an integer >= 2"):
         Cochleagram(SR).plan(1.5)
+
+
+# --- plotting -----------------------------------------------------------------------------------------
+
+
+def test_plot_cochleagram_draws_time_in_seconds_and_frequency_labels():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neurocompare.audio import plot_cochleagram
+
+    coch = Cochleagram(SR, n_bands=10, sample_factor=1)
+    out = coch(tone(1000, n=8000, dtype=torch.float32)[None])
+    fig = plot_cochleagram(out[0], centre_freqs=coch.centre_freqs, title="1 kHz")
+    ax = fig.axes[0]
+    image = ax.get_images()[0]
+    np.testing.assert_allclose(image.get_array(), out[0, 0].numpy())
+    assert image.get_extent()[:2] == [0.0, 0.5]  # 0.5 s: 100 frames at 200 Hz
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == f"{coch.centre_freqs[0]:.0f}" and labels[-1] == f"{coch.centre_freqs[-1]:.0f}"
+    assert ax.get_title() == "1 kHz"
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"pick one clip, e.g. cgram\[i\]"):
+        plot_cochleagram(torch.zeros(2, 1, 12, 40))
+    with pytest.raises(ValueError, match="one centre frequency per channel: got 3 for 12"):
+        plot_cochleagram(torch.zeros(12, 40), centre_freqs=[1, 2, 3])
+    with pytest.raises(ValueError, match="NaN or inf"):
+        plot_cochleagram(np.full((12, 40), np.nan))
+    with pytest.raises(ValueError, match="positive frame rate"):
+        plot_cochleagram(np.zeros((12, 40)), env_sr=0)
