@@ -481,3 +481,19 @@ def _synthetic_dataset(cfg: Any, seed: int = 0) -> Batches:
     """Oriented gratings (see :func:`synthetic_images`): batches (x, y). kwargs: n, channels, size, num_classes."""
     x, y = synthetic_images(seed=seed, **cfg.kwargs)
     return _batches(cfg, seed, x, y)
+
+
+@DATASETS.register("speech_words")
+def _speech_words_dataset(cfg: Any, seed: int = 0) -> Batches:
+    """Synthesized one-word clips (:func:`neurocompare.audio.speech_dataset`), training voices only:
+    batches (x (B, samples) float32 waveforms, y (B,) word labels). kwargs: any of speech_dataset's
+    (``n_words``, ``clips_per_word``, ``snr_db``, ``backgrounds``...); ``data_seed`` (default 0)
+    seeds the dataset, so runs with different training seeds share one dataset and its held-out voices.
+    """
+    from neurocompare.audio._speech import speech_dataset
+
+    kw = dict(cfg.kwargs)
+    data_seed = int(kw.pop("data_seed", 0))
+    kw.setdefault("progress", False)
+    x, y = speech_dataset(seed=data_seed, **kw).tensors("train")
+    return _batches(cfg, seed, x, y)
