@@ -30,8 +30,9 @@ rank the first              ``2 s m + 8 m`` (argsort indices) ``+ 4 m`` (doubled
 rank the second, combine    ``s m + 8 m + 4 m``
 ==========================  ==================================================================
 
-so the peak is ``(2 s + 12) m`` bytes plus the inputs: 5.6 GB at n = 20,000 in float64, 4.0 GB
-in float32.
+so the peak is ``(2 s + 12) m`` bytes plus the inputs, one block's work (``48 block n``) and the
+ranking step's temporaries (``(s + 40) RANK_CHUNK``, 48 MB): 5.6 GB at n = 20,000 in float64,
+4.0 GB in float32.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MASK_MAX_N", "fast_rsa", "rsa_blockwise", "spearman_vectors", "pearson_vectors", "blockwise_bytes"]
+__all__ = ["MASK_MAX_N", "RANK_CHUNK", "fast_rsa", "rsa_blockwise", "spearman_vectors", "pearson_vectors", "blockwise_bytes"]
 
 #: Largest n whose upper-triangle mask (n*n bytes) is cached; larger RDMs are condensed row by row.
 MASK_MAX_N = 2048
+#: Sorted positions ranked per step by the block-wise Spearman (its temporaries: about 40 bytes each).
+RANK_CHUNK = 1 << 20
 #: Cancellation allowed by the algebraic centring: |x_i|^2 <= RATIO_MAX |x_i - mu_i|^2 (3 bits).
 RATIO_MAX = 8.0
 _TINY = {np.dtype(np.float64): 1e-280, np.dtype(np.float32): 1e-30}
@@ -189,8 +192,10 @@ def fast_rsa(mx: np.ndarray, my: np.ndarray, *, dtype: Any, rdm_method: str, com
 def blockwise_bytes(n: int, itemsize: int, compare: str, block: int) -> int:
     """Peak bytes of :func:`rsa_blockwise` beyond its inputs (see the module docstring)."""
     m = n * (n - 1) // 2
-    work = 3 * block * n * itemsize
-    return int(work + ((2 * itemsize + 12) * m if compare == "spearman" else 0))
+    work = 6 * block * n * 8  # one block's Gram rows and distances per side, and their float64 copies
+    if compare != "spearman":
+        return int(work)
+    return int(work + (2 * itemsize + 12) * m + (itemsize + 40) * min(RANK_CHUNK, m))
 
 
 def _unit_rows(m: np.ndarray, dtype: np.dtype, centre: bool, name: str) -> np.ndarray:
@@ -247,6 +252,8 @@ def _doubled_ranks_sorted(s: np.ndarray) -> np.ndarray:
     new = np.empty(s.size, dtype=bool)
     new[0] = True
     np.not_equal(s[1:], s[:-1], out=new[1:])
+    if new.all():
+        return np.arange(2, 2 * s.size + 2, 2)
     starts = np.flatnonzero(new)
     counts = np.diff(np.append(starts, s.size))
     # 2 * average rank of positions p0+start .. p0+start+count-1 (1-based) = 2*start + count + 1 (+ 2*p0 by caller)
@@ -265,7 +272,7 @@ def _tie_aligned_chunks(v: np.ndarray, order: np.ndarray, chunk: int):
         p0 = p1
 
 
-def _spearman_stored(vectors: list, chunk: int = 1 << 22) -> float:
+def _spearman_stored(vectors: list, chunk: int = RANK_CHUNK) -> float:
     """Spearman of two stored condensed vectors ``[va, vb]`` (taken from the list, so each is freed once used).
 
     Extra memory: argsort indices (8 m) and doubled ranks of the first (4 m); see the module docstring.
@@ -277,15 +284,19 @@ def _spearman_stored(vectors: list, chunk: int = 1 << 22) -> float:
     ra2 = np.empty(m, dtype=np.int32 if 2 * m + 2 < 2**31 else np.int64)
     for p0, p1 in _tie_aligned_chunks(va, order, chunk):
         idx = order[p0:p1]
-        ra2[idx] = _doubled_ranks_sorted(va[idx]) + 2 * p0
+        r = _doubled_ranks_sorted(va[idx])
+        r += 2 * p0
+        ra2[idx] = r
     del order, va
     vb = vectors.pop(0)
     order = np.argsort(vb)
     sab = saa = sbb = 0.0
     for p0, p1 in _tie_aligned_chunks(vb, order, chunk):
         idx = order[p0:p1]
-        rb = (_doubled_ranks_sorted(vb[idx]) + 2 * p0 - centre2).astype(np.float64)
-        ra = ra2[idx].astype(np.float64) - centre2
+        rb = _doubled_ranks_sorted(vb[idx]).astype(np.float64)
+        rb += 2 * p0 - centre2
+        ra = ra2[idx].astype(np.float64)
+        ra -= centre2
         sab += float(np.dot(ra, rb))
         saa += float(np.dot(ra, ra))
         sbb += float(np.dot(rb, rb))
