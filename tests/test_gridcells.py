@@ -561,3 +561,80 @@ def test_detect_modules_merges_clusters_closer_than_the_period_ratio():
     assert two["n_modules"] == 2 and two["ratios"][0] == pytest.approx(1.4, rel=0.03)
     with pytest.raises(ValueError, match="min_period_ratio"):
         gc.detect_modules(spacing, min_period_ratio=0.5)
+
+
+# ---------------------------------------------------------------- fast kernels against direct computations (issue 22)
+EPS64 = float(np.finfo(np.float64).eps)
+
+
+def test_autocorrelogram_of_complete_maps_matches_direct_pearson():
+    # complete maps take the rectangle-sum path (no mask FFTs): same answer as the per-lag loop.
+    # Pearson from sums over K <= 108 bins of centred values of order 1: the rounding of the sums
+    # is ~K eps, divided by the product of the two standard deviations (>= 0.05 at any lag here)
+    rng = np.random.default_rng(4)
+    maps = ndimage.gaussian_filter(rng.normal(size=(3, 12, 9)), (0, 1.0, 1.0))
+    sacs = gc.autocorrelogram(maps, min_overlap=5)
+    for m, sac in zip(maps, sacs):
+        ref = _direct_autocorrelogram(m, 5)
+        np.testing.assert_array_equal(np.isnan(sac), np.isnan(ref))
+        np.testing.assert_allclose(sac, ref, rtol=0, atol=8 * 108 * EPS64 / 0.05**2)
+
+
+def test_complete_and_masked_paths_agree():
+    # a NaN in one map of the chunk sends the whole chunk down the masked-FFT path: the complete
+    # maps' autocorrelograms must not change beyond the rounding of 80x80 FFTs (~log2(6400) eps x 1600 bins)
+    maps = _random_fields(4, size=40, seed=5)
+    alone = gc.autocorrelogram(maps[:3])
+    holed = maps.copy()
+    holed[3, 10:14, 5:9] = np.nan
+    mixed = gc.autocorrelogram(holed)[:3]
+    np.testing.assert_array_equal(np.isnan(alone), np.isnan(mixed))
+    np.testing.assert_allclose(mixed, alone, rtol=0, atol=64 * 13 * 1600 * EPS64)
+    np.testing.assert_allclose(alone, alone[:, ::-1, ::-1], rtol=0, atol=64 * 13 * 1600 * EPS64)  # point symmetry
+
+
+def _direct_ring_correlation(sac, angle, inner, outer):
+    """Pearson r of the bins with inner < d < outer with the same bins of ``sac`` rotated by ``angle``.
+
+    The rotated value at bin p is ``sac`` at R(-angle) p, bilinearly interpolated; a corner outside
+    the array with a non-zero weight makes it NaN. A loop over bins: slow, and obviously right.
+    """
+    sy, sx = sac.shape
+    cy, cx = (sy - 1) / 2, (sx - 1) / 2
+    t = np.deg2rad(angle)
+    a, b = [], []
+    for y in range(sy):
+        for x in range(sx):
+            dy, dx = y - cy, x - cx
+            d = np.hypot(dy, dx)
+            if not (inner + 1e-9 < d < outer - 1e-9):
+                continue
+            py, px = cy + np.cos(t) * dy - np.sin(t) * dx, cx + np.sin(t) * dy + np.cos(t) * dx
+            y0, x0 = int(np.floor(py)), int(np.floor(px))
+            val = 0.0
+            for yy, xx, w in ((y0, x0, (1 - (py - y0)) * (1 - (px - x0))), (y0, x0 + 1, (1 - (py - y0)) * (px - x0)),
+                              (y0 + 1, x0, (py - y0) * (1 - (px - x0))), (y0 + 1, x0 + 1, (py - y0) * (px - x0))):
+                if w > 1e-12:
+                    val += w * (sac[yy, xx] if 0 <= yy < sy and 0 <= xx < sx else np.nan)
+            if np.isfinite(sac[y, x]) and np.isfinite(val):
+                a.append(sac[y, x])
+                b.append(val)
+    a, b = np.array(a), np.array(b)
+    return np.corrcoef(a, b)[0, 1], len(a), a.std() * b.std()
+
+
+def test_sargolini_ring_correlations_match_a_direct_rotation(hexagons):
+    maps = np.concatenate([hexagons[0][:2], _random_fields(1, size=40, seed=6)])
+    maps[2, :6, :6] = np.nan  # unvisited corner: NaN lags, pairwise-valid bins
+    sacs = gc.crop_autocorrelogram(gc.autocorrelogram(maps), (40, 40))
+    scores, det = gc.gridness_from_autocorrelogram(sacs, return_details=True)
+    for u in range(3):
+        cfr = det["central_radius"][u]
+        assert cfr >= 2
+        for k, angle in enumerate(det["angles"]):
+            for ri in (int(cfr) + 3, len(det["radii"]) - 1):
+                radius = det["radii"][ri]
+                ref, n, sd = _direct_ring_correlation(sacs[u], angle, cfr, radius)
+                # sums of n products of values <= 1: ~n eps, over the product of the standard deviations
+                np.testing.assert_allclose(det["correlations"][u, k, ri], ref, rtol=0, atol=8 * n * EPS64 / sd)
+    assert np.isfinite(scores).all()

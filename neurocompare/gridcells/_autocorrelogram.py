@@ -27,6 +27,9 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
     For each lag, the Pearson correlation between the map and its shifted copy is computed over the
     bins valid (non-NaN) in both, from FFTs of the mask ``m``, of ``x*m`` and of ``x**2*m``, exactly
     as the direct per-lag computation would (the standard BNT/DeepMind approach, done by FFT).
+    Maps without unvisited bins (the usual case for model rate maps) need one forward and one
+    inverse FFT each: their per-lag sums of ``x`` and ``x**2`` over the overlap are rectangle sums,
+    taken from cumulative sums.
 
     Parameters
     ----------
@@ -45,32 +48,40 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
         return np.zeros((0, 2 * ny - 1, 2 * nx - 1))
     if u > _checks.CHUNK:
         return np.concatenate([autocorrelogram(arr[i : i + _checks.CHUNK], min_overlap=min_overlap) for i in range(0, u, _checks.CHUNK)])
-    m = np.isfinite(arr).astype(np.float64)
-    x = np.where(m > 0, arr, 0.0)
-    # centre each map on its valid mean: Pearson is shift-invariant, and it avoids cancellation
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = x.sum(axis=(1, 2)) / m.sum(axis=(1, 2))
-    x = np.where(m > 0, x - np.nan_to_num(mean)[:, None, None], 0.0)
-    shape = (sfft.next_fast_len(2 * ny - 1, real=True), sfft.next_fast_len(2 * nx - 1, real=True))
-    shared_mask = bool(np.all(m == m[:1])) if u else True
-    fm = sfft.rfft2(m[:1] if shared_mask else m, shape, workers=-1)
-    fx = sfft.rfft2(x, shape, workers=-1)
-    fx2 = sfft.rfft2(x * x, shape, workers=-1)
-
-    def xcorr(fa, fb):
-        # sum_p a(p) b(p + lag), arranged so lag (0, 0) sits at (ny - 1, nx - 1)
-        c = sfft.irfft2(np.conj(fa) * fb, shape, workers=-1)
-        c = np.roll(c, (ny - 1, nx - 1), axis=(1, 2))
-        return c[:, : 2 * ny - 1, : 2 * nx - 1]
-
-    n = np.rint(xcorr(fm, fm))  # pairwise-valid bins per lag; computed once when masks are shared
-    s1 = xcorr(fx, fm)  # sum of x over the overlap (first copy)
-    v1 = xcorr(fx2, fm)
-    v1 *= n
+    plan = _fft_plan(ny, nx)
+    valid = np.isfinite(arr)
+    full = bool(valid.all())
+    # centre each map on its valid mean: Pearson is shift-invariant, and it avoids cancellation;
+    # the map is written once, zero-padded, into the FFT buffer (unvisited bins count as 0)
+    buf = np.zeros((u, *plan.shape))
+    x = buf[:, :ny, :nx]
+    if full:
+        np.subtract(arr, arr.mean(axis=(1, 2))[:, None, None], out=x)
+    else:
+        m = valid.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(valid, arr, 0.0).sum(axis=(1, 2)) / m.sum(axis=(1, 2))
+        np.copyto(x, arr - np.nan_to_num(mean)[:, None, None], where=valid)
+    fx = sfft.rfft2(buf, workers=_WORKERS)
+    if full:
+        n = plan.full_overlap  # (2y - 1, 2x - 1), shared by every map
+        s1 = _rectangle_sums(x, plan)  # sum of x over the overlap (first copy), per lag
+        v1 = _rectangle_sums(x * x, plan)
+    else:
+        shared_mask = bool(np.all(valid == valid[:1]))
+        mbuf = np.zeros((1 if shared_mask else u, *plan.shape))
+        mbuf[:, :ny, :nx] = valid[:1] if shared_mask else valid
+        fm = sfft.rfft2(mbuf, workers=_WORKERS)
+        buf[:, :ny, :nx] *= x  # x**2, reusing the buffer
+        fx2 = sfft.rfft2(buf, workers=_WORKERS)
+        n = np.rint(plan.xcorr(fm, fm))  # pairwise-valid bins per lag; once when masks are shared
+        s1 = plan.xcorr(fx, fm)
+        v1 = plan.xcorr(fx2, fm)
+    v1 = v1 * n
     v1 -= s1 * s1  # n * sum(x^2) - (sum x)^2 of the first copy, per lag
     # the second copy's sums are the first copy's at the opposite lag: corr(m, x)[l] = corr(x, m)[-l]
     s2, v2 = s1[:, ::-1, ::-1], v1[:, ::-1, ::-1]
-    cov = xcorr(fx, fx)
+    cov = plan.xcorr(fx, fx)
     cov *= n
     cov -= s1 * s2
     scale = 1e-12 * np.abs(v1).reshape(len(v1), -1).max(axis=1)[:, None, None]
@@ -82,6 +93,74 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
     r[~ok] = np.nan
     np.clip(r, -1.0, 1.0, out=r)
     return r[0] if single else r
+
+
+# FFTs of a chunk of 64 small maps are too short to gain from threads on a shared machine
+_WORKERS = 1
+
+
+class _FFTPlan:
+    """FFT size, lag-shift phases and full-overlap counts for maps of one shape (cached).
+
+    Cross-correlations come out of the inverse FFT already arranged so that lag (0, 0) sits at
+    index (y - 1, x - 1): the spectrum product is multiplied by the phase of that shift, so the
+    result is a plain slice (no roll, no copy).
+    """
+
+    def __init__(self, ny: int, nx: int) -> None:
+        self.ny, self.nx = ny, nx
+        # >= 2n - 1 per axis: a shift by n - 1 then wraps no lag onto another
+        self.shape = (sfft.next_fast_len(2 * ny - 1, real=True), sfft.next_fast_len(2 * nx - 1, real=True))
+        ky = np.arange(self.shape[0])[:, None]
+        kx = np.arange(self.shape[1] // 2 + 1)[None, :]
+        self.phase = np.exp(-2j * np.pi * (ky * (ny - 1) / self.shape[0] + kx * (nx - 1) / self.shape[1]))
+        ly = ny - np.abs(np.arange(2 * ny - 1) - (ny - 1))
+        lx = nx - np.abs(np.arange(2 * nx - 1) - (nx - 1))
+        self.full_overlap = (ly[:, None] * lx[None, :]).astype(np.float64)
+        self.range_x = _range_matrix(nx)  # (x, 2x - 1)
+        self.range_y = np.ascontiguousarray(_range_matrix(ny).T)  # (2y - 1, y)
+
+    def xcorr(self, fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
+        """``sum_p a(p) b(p + lag)`` from the spectra of ``a`` and ``b``, dims (unit, 2y - 1, 2x - 1)."""
+        if fa is fb:
+            prod = fa.real * fa.real
+            prod += fa.imag * fa.imag
+            prod = prod * self.phase
+        else:
+            prod = np.conj(fa) * fb
+            prod *= self.phase
+        c = sfft.irfft2(prod, self.shape, workers=_WORKERS)
+        return c[:, : 2 * self.ny - 1, : 2 * self.nx - 1]
+
+
+_FFT_PLANS: dict[tuple[int, int], _FFTPlan] = {}
+
+
+def _fft_plan(ny: int, nx: int) -> _FFTPlan:
+    if (ny, nx) not in _FFT_PLANS:
+        if len(_FFT_PLANS) > 16:
+            _FFT_PLANS.clear()
+        _FFT_PLANS[(ny, nx)] = _FFTPlan(ny, nx)
+    return _FFT_PLANS[(ny, nx)]
+
+
+def _rectangle_sums(x: np.ndarray, plan: _FFTPlan) -> np.ndarray:
+    """Per lag, the sum of ``x`` over the bins that stay inside the map when shifted by the lag.
+
+    ``x`` dims (unit, y, x) -> (unit, 2y - 1, 2x - 1), lag (0, 0) at (y - 1, x - 1): the bins
+    ``p`` with ``p + lag`` inside the map form a rectangle, rows ``[max(0, -ly), y - max(0, ly))``
+    times columns likewise, so the sums are ``Ry @ x @ Rx`` with 0/1 range matrices.
+    """
+    u, ny, nx = x.shape
+    t = (x.reshape(u * ny, nx) @ plan.range_x).reshape(u, ny, 2 * nx - 1)
+    return np.matmul(plan.range_y, t)
+
+
+def _range_matrix(n: int) -> np.ndarray:
+    """0/1 matrix (bin, lag), dims (n, 2n - 1): bin ``p`` lies in ``[max(0, -l), n - max(0, l))`` for lag ``l``."""
+    lag = np.arange(2 * n - 1) - (n - 1)
+    p = np.arange(n)[:, None]
+    return ((p >= np.maximum(0, -lag)) & (p < n - np.maximum(0, lag))).astype(np.float64)
 
 
 def crop_autocorrelogram(sacs: Any, map_shape: tuple[int, int], overlap: float = 0.8) -> np.ndarray:
@@ -153,9 +232,25 @@ class RingGeometry:
             mat.sum_duplicates()
             self.rot.append(mat)
 
+        self._stacked: dict[int, Any] = {}
+
     def rotated(self, padded_t: np.ndarray, k: int, limit: int) -> np.ndarray:
         """Rotated values of sorted bins [:limit] -> (limit, unit); ``padded_t`` (n_pix + 1, unit)."""
         return np.asarray(self.rot[k][:limit] @ padded_t)
+
+    def rotated_all(self, padded_t: np.ndarray, limit: int) -> np.ndarray:
+        """Every rotation of sorted bins [:limit] in one sparse product -> (angle, limit, unit).
+
+        ``padded_t`` dims (n_pix + 1, unit): flattened bins plus the out-of-bounds value. The
+        stacked matrix of the first ``limit`` rows of every rotation is built once per limit.
+        """
+        mat = self._stacked.get(limit)
+        if mat is None:
+            from scipy import sparse
+
+            mat = sparse.vstack([r[:limit] for r in self.rot], format="csr")
+            self._stacked[limit] = mat
+        return np.asarray(mat @ padded_t).reshape(len(self.rot), limit, padded_t.shape[1])
 
 
 _RING_GEOMETRY_CACHE: dict[tuple, RingGeometry] = {}

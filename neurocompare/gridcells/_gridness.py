@@ -47,38 +47,53 @@ GRIDNESS_VARIANTS = _checks.GRIDNESS_VARIANTS
 
 
 def _disk_sums(a: np.ndarray, b: np.ndarray, cuts: np.ndarray, valid_mode: str) -> np.ndarray:
-    """Sums of [n, a, b, a2, b2, ab] over the first ``cuts[j]`` sorted bins -> (6, unit, len(cuts)).
+    """Sums of [n, a, b, a2, b2, ab] over the first ``cuts[j]`` sorted bins -> (6, angle, unit, len(cuts)).
 
-    ``a`` and ``b`` are bin-major, dims (bin, unit), so segment sums add contiguous rows.
-
-    Bins are summed segment by segment between consecutive cut points (one pass over the data),
-    then accumulated, so every nested disk costs one addition.
+    ``a`` dims (bin, unit) is the unrotated autocorrelogram, ``b`` dims (angle, bin, unit) its
+    rotations, both bin-major in order of distance from the centre, so a disk is a leading block
+    of rows. Bins are summed segment by segment between consecutive cut points (one pass over the
+    data), then accumulated, so every nested disk costs one addition. When every pair is valid,
+    the counts are the cuts themselves and the sums of ``a`` and ``a**2`` are shared by all angles.
     """
-    bounds = np.unique(np.r_[0, cuts])
-    bounds = bounds[bounds < a.shape[0]]
-    if valid_mode == "pairwise":
-        v = np.isfinite(a) & np.isfinite(b)
-        if v.all():
-            vf = None
-        else:
-            a, b, vf = np.where(v, a, 0.0), np.where(v, b, 0.0), v.astype(np.float64)
-    else:  # "zeros": NaN counts as 0 (DeepMind)
-        a, b, vf = np.nan_to_num(a), np.nan_to_num(b), None
     from scipy import sparse
 
-    out = np.empty((6, a.shape[1], len(cuts)))
-    pos = np.searchsorted(bounds, cuts, side="left")
-    seg_id = np.searchsorted(bounds, np.arange(a.shape[0]), side="right") - 1
-    seg_sum = sparse.csr_matrix((np.ones(a.shape[0]), (seg_id, np.arange(a.shape[0]))), shape=(len(bounds), a.shape[0]))  # cut c = sum of segments before bounds index
-    quantities = (vf, a, b, a * a, b * b, a * b)
-    for q_i, q in enumerate(quantities):
-        if q is None:  # all valid: counts are the cut positions themselves
-            out[q_i] = np.broadcast_to(cuts.astype(np.float64), out[q_i].shape)
-            continue
-        seg = np.asarray(seg_sum @ q)  # (segment, unit)
-        cum = np.concatenate([np.zeros((1, q.shape[1])), np.cumsum(seg, axis=0)], axis=0)
-        # a cut beyond the last bound includes everything
-        out[q_i] = cum[np.minimum(pos, len(bounds))].T
+    n_bins = a.shape[0]
+    bounds = np.unique(np.r_[0, cuts])
+    bounds = bounds[bounds < n_bins]
+    pos = np.minimum(np.searchsorted(bounds, cuts, side="left"), len(bounds))  # a cut beyond the last bound: everything
+    seg_id = np.searchsorted(bounds, np.arange(n_bins), side="right") - 1
+    # (segment, bin) 0/1 matrix: a sparse product is the fastest segment sum over bin-major rows
+    seg_sum = sparse.csr_matrix((np.ones(n_bins), (seg_id, np.arange(n_bins))), shape=(len(bounds), n_bins))
+
+    def cumulative(q: np.ndarray) -> np.ndarray:
+        # q (bin, unit) -> (unit, cut): sums over the first cuts[j] bins
+        cum = np.zeros((len(bounds) + 1, q.shape[1]))
+        np.cumsum(seg_sum @ q, axis=0, out=cum[1:])
+        return cum[pos].T
+
+    k = b.shape[0]
+    out = np.empty((6, k, a.shape[1], len(cuts)))
+    if valid_mode == "pairwise":
+        all_valid = bool(np.isfinite(a).all() and np.isfinite(b).all())
+    else:  # "zeros": NaN counts as 0 (DeepMind)
+        a, b, all_valid = np.nan_to_num(a), np.nan_to_num(b), True
+    if all_valid:
+        out[0] = cuts.astype(np.float64)
+        out[1] = cumulative(a)[None]
+        out[3] = cumulative(a * a)[None]
+    for j in range(k):  # one angle at a time: its temporaries stay in cache
+        bj = b[j]
+        if all_valid:
+            aj = a
+        else:
+            v = np.isfinite(a) & np.isfinite(bj)
+            aj, bj = np.where(v, a, 0.0), np.where(v, bj, 0.0)
+            out[0, j] = cumulative(v.astype(np.float64))
+            out[1, j] = cumulative(aj)
+            out[3, j] = cumulative(aj * aj)
+        out[2, j] = cumulative(bj)
+        out[4, j] = cumulative(bj * bj)
+        out[5, j] = cumulative(aj * bj)
     return out
 
 
@@ -88,29 +103,29 @@ def _gridness_sargolini(sacs: np.ndarray, threshold: float, return_details: bool
     outer = geo.outer
     limit = int(np.searchsorted(geo.d2, outer * outer, side="left"))  # bins with d < outer
     flat = sacs.reshape(u, -1)
-    padded = np.concatenate([flat, np.full((u, 1), np.nan)], axis=1).T.copy()  # (bin + 1, unit)
+    padded = np.empty((flat.shape[1] + 1, u))  # (bin + 1, unit); the extra bin is NaN: out of bounds
+    padded[:-1] = flat.T
+    padded[-1] = np.nan
     a = padded[geo.order[:limit]]  # (bin, unit), sorted by distance
     cfr = central_field_radius(flat[:, geo.order], geo.dist, outer, threshold)
     radii = np.arange(1, outer + 1)
     # number of sorted bins with d < r (ring outer edge, strict) and d <= c (inner edge)
     n_lt = np.searchsorted(geo.d2[:limit], radii.astype(np.float64) ** 2 - 1e-9, side="left")
     n_le = np.searchsorted(geo.d2[:limit], np.arange(0, outer + 1, dtype=np.float64) ** 2 + 1e-9, side="right")
-    corr = np.full((u, len(SARGOLINI_ANGLES), len(radii)), np.nan)
     cfr_c = np.clip(cfr, 0, outer)
     cuts = np.r_[n_lt, n_le]
     rows = np.arange(u)
-    for k in range(len(SARGOLINI_ANGLES)):
-        b = geo.rotated(padded, k, limit)
-        sums = _disk_sums(a, b, cuts, "pairwise")  # (6, unit, R + outer + 1)
-        hi = sums[:, :, : len(radii)]
-        base = sums[:, rows, len(radii) + cfr_c][:, :, None]
-        n, sa, sb, saa, sbb, sab = hi - base
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cov = n * sab - sa * sb
-            va, vb = n * saa - sa * sa, n * sbb - sb * sb
-            r = cov / np.sqrt(np.clip(va, 0, None) * np.clip(vb, 0, None))
-            r = np.where((n >= 3) & (va > 1e-12 * n * n) & (vb > 1e-12 * n * n), r, np.nan)
-        corr[:, k] = r
+    b = geo.rotated_all(padded, limit)  # (angle, bin, unit)
+    sums = _disk_sums(a, b, cuts, "pairwise")  # (6, angle, unit, R + outer + 1)
+    hi = sums[..., : len(radii)]
+    base = sums[:, :, rows, len(radii) + cfr_c][..., None]  # (6, angle, unit, 1): the central disk
+    n, sa, sb, saa, sbb, sab = hi - base
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = n * sab - sa * sb
+        va, vb = n * saa - sa * sa, n * sbb - sb * sb
+        r = cov / np.sqrt(np.clip(va, 0, None) * np.clip(vb, 0, None))
+        r = np.where((n >= 3) & (va > 1e-12 * n * n) & (vb > 1e-12 * n * n), r, np.nan)
+    corr = np.ascontiguousarray(r.transpose(1, 0, 2))  # (unit, angle, radius)
     r30, r60, r90, r120, r150 = (corr[:, k] for k in range(5))
     g = np.minimum(r60, r120) - np.maximum(np.maximum(r30, r90), r150)  # (unit, R)
     usable = (radii[None, :] > cfr[:, None]) & (cfr[:, None] > 1)
@@ -148,25 +163,23 @@ def _gridness_banino(sacs: np.ndarray, n_bins: int, rings, return_details: bool)
     geo = ring_geometry(sy, sx, SARGOLINI_ANGLES)
     limit = len(geo.d2)
     flat = np.nan_to_num(sacs.reshape(u, -1))  # DeepMind: NaN lags count as 0
-    padded = np.concatenate([flat, np.zeros((u, 1))], axis=1).T.copy()  # out-of-bounds rotate to 0 (cval)
-    a = padded[geo.order]
+    padded = np.zeros((flat.shape[1] + 1, u))  # out-of-bounds rotate to 0 (cval)
+    padded[:-1] = flat.T
     inner = np.array([r[0] for r in rings]) * n_bins
     outer = np.array([r[1] for r in rings]) * n_bins
     n_in = np.searchsorted(geo.d2, inner**2 + 1e-9, side="right")
     n_out = np.searchsorted(geo.d2, outer**2 + 1e-9, side="right")
-    corr = np.full((u, 5, len(rings)), np.nan)
     cuts = np.r_[n_out, n_in]
     limit = int(min(limit, max(n_out.max(), n_in.max())))
-    a = a[:limit]
-    for k in range(5):
-        b = geo.rotated(padded, k, limit)
-        sums = _disk_sums(a, b, cuts, "zeros")
-        n, sa, sb, saa, sbb, sab = sums[:, :, : len(rings)] - sums[:, :, len(rings) :]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mu = sa / n
-            var = (saa - 2 * mu * sa + mu * mu * n) / n + 1e-5
-            cross = (sab - mu * sb - mu * sa + mu * mu * n) / n
-            corr[:, k] = cross / var
+    a = padded[geo.order[:limit]]
+    b = geo.rotated_all(padded, limit)  # (angle, bin, unit)
+    sums = _disk_sums(a, b, cuts, "zeros")  # (6, angle, unit, 2 * rings)
+    n, sa, sb, saa, sbb, sab = sums[..., : len(rings)] - sums[..., len(rings) :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = sa / n
+        var = (saa - 2 * mu * sa + mu * mu * n) / n + 1e-5
+        cross = (sab - mu * sb - mu * sa + mu * mu * n) / n
+        corr = np.ascontiguousarray((cross / var).transpose(1, 0, 2))  # (unit, angle, ring)
     r30, r60, r90, r120, r150 = (corr[:, k] for k in range(5))
     g = (r60 + r120) / 2 - (r30 + r90 + r150) / 3  # (unit, rings)
     all_nan = ~np.isfinite(sacs).any(axis=(1, 2))
