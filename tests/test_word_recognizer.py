@@ -146,3 +146,19 @@ def test_small_run_trains_reuses_and_evaluates(tmp_path):
                                           eps={"l2": [0.5], "linf": [0.001]}, batch_size=8)
     assert result["n_test"] == 8 and result["chance"] == pytest.approx(1 / 8)
     assert 0 <= result["clean"] <= 1 and set(result["l2"]) == {0.5} and set(result["linf"]) == {0.001}
+
+
+def test_speech_words_training_dataset_gives_training_voices_only():
+    pytest.importorskip("espeakng_loader")
+    from neurocompare.audio import speech_dataset
+    from neurocompare.training import DATASETS, DataConfig
+
+    task = dict(n_words=2, clips_per_word=5, voices=["en-US+m1", "en+f2", "en-US+m3"], test_fraction=0.4,
+                cache_dir=False)
+    batches = DATASETS.get("speech_words")(DataConfig(name="speech_words", batch_size=3, kwargs=task), seed=0)
+    x, y = next(iter(batches))
+    assert tuple(x.shape) == (3, 16000) and x.dtype == torch.float32 and y.dtype == torch.int64
+    assert batches.n_items == 2 * 3  # 3 of 5 clips per word use training voices
+    ds = speech_dataset(seed=0, progress=False, **task)
+    train_x, _ = ds.tensors("train")
+    assert any(torch.equal(x[0], row) for row in train_x)
