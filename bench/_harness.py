@@ -350,6 +350,29 @@ def run_peer(python: str | os.PathLike, code: str, args=(), threads: int = 1, ti
     return {"status": "ok", "result": out}
 
 
+def best_of(measurements: list[dict]) -> dict:
+    """Combine measurements of the same call from several rounds (e.g. alternating ours and the peer).
+
+    The fastest round gives ``wall_best``/``cpu_best``/``value``; ``wall_median``/``cpu_median``
+    are the medians of the rounds' medians, ``peak_mb`` the largest peak, ``repeats`` the total.
+    A dict whose ``status`` is not ``'ok'`` is skipped; if none is left, the first one is returned
+    (so a missing peer stays a missing peer).
+    """
+    if not measurements:
+        raise ValueError("best_of needs at least one measurement; got an empty list.")
+    good = [m for m in measurements if m.get("status", "ok") == "ok"]
+    if not good:
+        return measurements[0]
+    best = dict(min(good, key=lambda m: m["wall_best"]))
+    best["wall_median"] = statistics.median(m["wall_median"] for m in good)
+    best["cpu_median"] = statistics.median(m["cpu_median"] for m in good)
+    peaks = [m["peak_mb"] for m in good if m.get("peak_mb") is not None and m["peak_mb"] == m["peak_mb"]]
+    best["peak_mb"] = max(peaks) if peaks else None
+    best["repeats"] = sum(m.get("repeats", 0) for m in good)
+    best["rounds"] = len(good)
+    return best
+
+
 # ------------------------------------------------------------------------------------ rows
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -142,13 +142,22 @@ def reference_cka(x: np.ndarray, y: np.ndarray) -> dict:
 
 
 # ----------------------------------------------------------------------------- driver
+def _combine(results: list[dict]) -> dict:
+    """One worker's emitted dicts from several rounds -> the best of each estimator (or the first failure)."""
+    good = [r for r in results if r.get("status") == "ok"]
+    if not good:
+        return results[0]
+    return {"status": "ok", **{est: h.best_of([r[est] for r in good]) for est in good[0] if est != "status"}}
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="Linear CKA: neurocompare vs cka-pytorch (debiased) and repsim (biased).")
     ap.add_argument("--small", action="store_true", help="N=1000, 2048 vs 512 units, float32 and float64")
     ap.add_argument("--threads", type=int, default=1, help="threads of every implementation (default 1)")
     ap.add_argument("--venvs", default="/work/venvs", help="folder of the peers' venvs (bench/peers.sh)")
-    ap.add_argument("--repeats", type=int, default=2, help="timed calls per implementation (best is kept)")
+    ap.add_argument("--repeats", type=int, default=1, help="timed calls per implementation and round (best is kept)")
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=2, help="alternate ours and the peers this many times (best is kept)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["ckapytorch", "repsim"], help="leave out peers")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
@@ -168,14 +177,16 @@ def run(argv: list[str] | None = None) -> list[dict]:
         ref = reference_cka(x, y)
         peers = ["ckapytorch"] + (["repsim"] if precision == "float64" else [])
         peers = [p for p in peers if p not in args.skip]
-        out = {}
         with tempfile.TemporaryDirectory() as tmp:
             np.save(Path(tmp) / "x.npy", x)
             np.save(Path(tmp) / "y.npy", y)
             del x, y
-            for name in ["ours", *peers]:
-                out[name] = h.run_peer(pythons[name], __file__, ["--worker", name, "--data", tmp, "--repeats",
-                                       args.repeats, "--warmup", args.warmup], threads=args.threads)
+            runs = {name: [] for name in ["ours", *peers]}
+            for _ in range(args.rounds):  # alternate: a load change on the shared machine hits every side
+                for name in runs:
+                    runs[name].append(h.run_peer(pythons[name], __file__, ["--worker", name, "--data", tmp, "--repeats",
+                                                 args.repeats, "--warmup", args.warmup], threads=args.threads))
+        out = {name: _combine(r) for name, r in runs.items()}
         ours = out["ours"]
         if ours.get("status") != "ok":
             rows.append(h.row(bench="cka", case=case, ours=None, precision=precision, threads=args.threads,

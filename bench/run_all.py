@@ -12,8 +12,9 @@ Usage::
 The machine's limits (CPU, flags, fp32/fp64/bf16 GEMM rate, copy bandwidth, load average) are
 measured at the start and at the end and written as ``kind: "limits"`` lines; every row gets its %
 of peak from the start measurement. Rows are appended to ``bench/results/<date>-<host>.jsonl``
-after each bench, so an interrupted run keeps what it finished. A bench that fails, or a peer
-whose venv is missing, gives a row that says so. The contract a bench script follows is in
+after each bench, so an interrupted run keeps what it finished. Each bench runs in a fresh child
+process (``--timeout`` seconds at most); a bench that fails or times out, or a peer whose venv is
+missing, gives a row that says so. The contract a bench script follows is in
 ``bench/README.md``.
 """
 
@@ -53,8 +54,8 @@ def load(name: str):
     return mod
 
 
-def run_one(name: str, argv: list[str], threads: int) -> list[dict]:
-    """The rows of one bench; a bench without ``run`` or one that raises gives a single row saying so."""
+def run_in_process(name: str, argv: list[str], threads: int) -> list[dict]:
+    """The rows of one bench run in this process; a bench without ``run`` or one that raises gives one row saying so."""
     def failed(verdict: str, note: str) -> list[dict]:
         return [h.row(bench=name, case="-", ours=None, precision="-", threads=threads, verdict=verdict, note=note)]
 
@@ -69,12 +70,30 @@ def run_one(name: str, argv: list[str], threads: int) -> list[dict]:
     except SystemExit as err:
         return failed("error", f"run({argv}) exited ({err.code}); check the bench's arguments")
     except Exception as err:  # noqa: BLE001
-        tb = traceback.format_exc(limit=3)
-        print(tb, file=sys.stderr)
+        print(traceback.format_exc(limit=3), file=sys.stderr)
         return failed("error", f"{type(err).__name__}: {err}")
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         return failed("error", f"run() returned {type(rows).__name__}; expected a list of row dicts")
     return rows
+
+
+_CHILD = """
+import sys
+from pathlib import Path
+import _harness as h, run_all
+run_all.HERE = Path(sys.argv[1])
+h.emit({"rows": run_all.run_in_process(sys.argv[2], sys.argv[4:], int(sys.argv[3]))})
+"""
+
+
+def run_one(name: str, argv: list[str], threads: int, timeout: float | None = None) -> list[dict]:
+    """The rows of one bench, run in a fresh child process (isolated memory, crashes and ``timeout`` contained)."""
+    out = h.run_peer(sys.executable, _CHILD, [str(HERE), name, str(threads), *argv], threads=threads, timeout=timeout)
+    if out.get("status") == "ok":
+        return out["rows"]
+    verdict = "timeout" if out.get("status") == "timeout" else "error"
+    return [h.row(bench=name, case="-", ours=None, precision="-", threads=threads, verdict=verdict,
+                  note=f"bench process {out.get('status')}: {str(out.get('detail', ''))[-400:]}")]
 
 
 def default_output() -> Path:
@@ -96,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--venvs", default="/work/venvs", help="folder of the peers' venvs (bench/peers.sh makes them)")
     ap.add_argument("--gpu", action="store_true", help="also run the metric kernels on CUDA (bench_gpu.py)")
     ap.add_argument("--out", type=Path, default=None, help="JSON-lines file to append to (default bench/results/<date>-<host>.jsonl)")
+    ap.add_argument("--timeout", type=float, default=None, metavar="S", help="seconds before a bench is stopped (row: timeout)")
     ap.add_argument("--no-limits", action="store_true", help="skip measuring the machine's limits (no %% of peak)")
     ap.add_argument("--table", type=Path, default=None, metavar="FILE", help="print the table of FILE and exit")
     args = ap.parse_args(argv)
@@ -123,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in selected:
         t0 = time.perf_counter()
         print(f"--- {name} (load {h.loadavg()})", flush=True)
-        rows = h.attach_limits(run_one(name, bench_argv, args.threads), limits)
+        rows = h.attach_limits(run_one(name, bench_argv, args.threads, args.timeout), limits)
         h.write_rows(out, rows)
         all_rows += rows
         print(h.format_table(rows), end="")

@@ -223,11 +223,15 @@ def test_run_all_runs_benches_and_reports_broken_ones(tmp_path, monkeypatch, cap
     (tmp_path / "bench_broken.py").write_text("def run(argv):\n    raise RuntimeError('kaputt')\n")
     (tmp_path / "bench_old.py").write_text("def main():\n    pass\n")
     (tmp_path / "bench_gpu.py").write_text("def run(argv):\n    raise AssertionError('on request only')\n")
+    (tmp_path / "bench_crash.py").write_text("import os\ndef run(argv):\n    os._exit(3)\n")
+    (tmp_path / "bench_hang.py").write_text("import time\ndef run(argv):\n    time.sleep(30)\n")
     monkeypatch.setattr(run_all, "HERE", tmp_path)
     out = tmp_path / "res.jsonl"
-    assert run_all.main(["--small", "--no-limits", "--out", str(out)]) == 0
+    assert run_all.main(["--small", "--no-limits", "--timeout", "5", "--out", str(out)]) == 0
     rows = {r["bench"]: r for r in h.read_rows(out)}
-    assert set(rows) == {"good", "broken", "old"}  # gpu runs only with --gpu
+    assert set(rows) == {"good", "broken", "old", "crash", "hang"}  # gpu runs only with --gpu
+    assert rows["crash"]["verdict"] == "error" and "exit 3" in rows["crash"]["note"]
+    assert rows["hang"]["verdict"] == "timeout"
     assert rows["good"]["ours"]["value"] == 1.0
     assert rows["broken"]["verdict"] == "error" and "kaputt" in rows["broken"]["note"]
     assert rows["old"]["verdict"] == "not run"
@@ -281,3 +285,16 @@ def test_bench_gpu_code_path_on_cpu_gives_percent_of_peak():
     assert r["gflops"] == pytest.approx(r["flops"] / r["ours"]["wall_best"] / 1e9)
     assert r["pct_gemm_peak"] == pytest.approx(100 * r["gflops"] / r["peak_gflops"])
     assert r["verdict"] == ("met" if r["pct_gemm_peak"] >= 50 else "not met")
+
+
+def test_best_of_keeps_the_fastest_round_and_skips_failures():
+    a = {**_m(2.0, 1.5, value=1.0), "peak_mb": 10.0, "repeats": 2}
+    b = {**_m(1.0, 0.8, value=2.0), "peak_mb": 30.0, "repeats": 2, "wall_median": 3.0}
+    c = {"status": "failed", "detail": "x"}
+    m = h.best_of([a, c, b])
+    assert m["wall_best"] == 1.0 and m["cpu_best"] == 0.8 and m["value"] == 2.0
+    assert m["wall_median"] == pytest.approx(2.5) and m["peak_mb"] == 30.0
+    assert m["repeats"] == 4 and m["rounds"] == 2
+    assert h.best_of([c]) is c
+    with pytest.raises(ValueError, match="at least one"):
+        h.best_of([])
