@@ -10,7 +10,9 @@ module (private)         what
 =======================  ==================================================================
 ``_synthesis``           :class:`MetamerSynthesis`, :func:`synthesize_metamers`,
                          :func:`relative_error`
-``_config``              :class:`MetamerConfig` (settings), the Feather and Adam update rules
+``_config``              :class:`MetamerConfig` (settings), the Feather, Adam and adaptive
+                         update rules
+``_state``               the resumable synthesis state (plain arrays, no pickle)
 ``_validity``            :func:`check_validity`, :func:`predict_labels`, :func:`spearman_rows`
 ``_recognizability``     :func:`recognizability` (generator × judge × stage accuracy table)
 ``_io``                  :func:`save_metamers`, :func:`load_metamers` (NetCDF + JSON; resumable

@@ -5,6 +5,9 @@
 - :func:`feather_step`: a gradient step of fixed L2 length per image, the length halved after
   each round (Feather et al. 2023).
 - :func:`adam_step`: one Adam step with per-row step counts (rows stop at different times).
+- :func:`adapt_length` + :func:`normalized_step`: the ``'adaptive'`` rule, normalised-gradient
+  steps whose length each metamer adapts on its own ("bold driver": ×1.1 after a step that
+  lowered its error, ×0.5 after one that raised it).
 
 References
 ----------
@@ -12,6 +15,10 @@ References
    divergent invariances between biological and artificial neural networks. Nature
    Neuroscience 26, 2017–2034.
 .. [2] Kingma, D. P. & Ba, J. (2015). Adam: a method for stochastic optimization. ICLR.
+.. [3] Battiti, R. (1989). Accelerated backpropagation learning: two optimization methods.
+   Complex Systems 3, 331–342 (the "bold driver" step-length rule).
+.. [4] Bengio, Y., Léonard, N. & Courville, A. (2013). Estimating or propagating gradients through
+   stochastic neurons for conditional computation. arXiv:1308.3432 (straight-through gradients).
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["METHODS", "MetamerConfig", "feather_step", "adam_step"]
+__all__ = ["METHODS", "MetamerConfig", "feather_step", "adam_step", "adapt_length", "normalized_step"]
 
-METHODS = ("feather", "adam")
+METHODS = ("feather", "adam", "adaptive")
 EPS = 1e-12  # floor of a norm in a denominator
+GROW, SHRINK = 1.1, 0.5  # the 'adaptive' rule's step-length factors after a better / a worse step
+COLLAPSED = 2.0**-12  # an 'adaptive' step length below step_size × this counts as stalled (restarts)
 
 
 @dataclass
@@ -39,7 +48,10 @@ class MetamerConfig:
         normalised per image), ``n_rounds`` rounds of ``steps_per_round`` steps, the step size
         halved after each round, as in Feather et al. 2023. ``'adam'``: Adam with learning rate
         ``lr`` for up to ``max_iter`` steps, each metamer stopping once its loss changed by less
-        than ``tol`` over the last ``window`` steps (plenoptic's rule).
+        than ``tol`` over the last ``window`` steps (plenoptic's rule). ``'adaptive'``: up to
+        ``max_iter`` normalised-gradient steps whose L2 length starts at ``step_size`` and is
+        adapted per metamer: ×1.1 after a step that lowered its error, ×0.5 after one that raised
+        it (the "bold driver" rule), so no schedule has to be tuned to the model.
     n_rounds, steps_per_round, step_size : int, int, float
         The ``'feather'`` schedule. Feather et al. used 8 rounds of 3000 steps; the defaults
         (8 × 300) suit small images.
@@ -47,6 +59,17 @@ class MetamerConfig:
         The ``'adam'`` schedule. ``tol`` also stops ``'feather'`` rows when given.
     target_error : float, list of float (one per image) or None
         Stop a metamer as soon as its relative error falls to this value.
+    surrogate_steps : int
+        For each metamer's first ``surrogate_steps`` steps, backpropagate through every
+        ``nn.ReLU`` as the identity and through every ``nn.MaxPool1d/2d/3d`` (dilation 1) as the
+        average pool of the same window (straight-through gradients; forward values unchanged),
+        so the metamer first moves toward the target's region of the piecewise-linear network and
+        does not settle in the nearest local minimum. Then exact gradients. 0 (default): off.
+    restarts : int
+        ``'adaptive'`` only, with ``target_error``: a metamer whose step length has collapsed
+        (below ``step_size / 4096``: a local minimum) while its error is still above its target
+        runs another ``surrogate_steps`` straight-through steps from where it is, with the step
+        length reset to ``step_size``, at most ``restarts`` times. 0 (default): never.
     fake_relu : bool
         Backpropagate through the last ``nn.ReLU`` at or before each layer as if it were the
         identity (forward values unchanged), so units that are off still receive gradient. Only
@@ -72,6 +95,8 @@ class MetamerConfig:
     tol: float | None = None
     window: int = 50
     target_error: float | list[float] | None = None
+    surrogate_steps: int = 0
+    restarts: int = 0
     fake_relu: bool = False
     init_mean: float = 0.5
     init_std: float = 0.05
@@ -105,6 +130,16 @@ class MetamerConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"The {name!r} parameter must be a positive number; got {v!r}.")
+        for name in ("surrogate_steps", "restarts"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"The {name!r} parameter must be an integer >= 0; got {v!r}.")
+        if self.restarts and (self.method != "adaptive" or self.target_error is None or not self.surrogate_steps):
+            raise ValueError(
+                f"restarts={self.restarts} needs method='adaptive', a target_error and surrogate_steps > 0 "
+                f"(got method={self.method!r}, target_error={self.target_error!r}, "
+                f"surrogate_steps={self.surrogate_steps!r}). Set them, or restarts=0."
+            )
         if self.tol is not None and (not isinstance(self.tol, (int, float)) or self.tol < 0):
             raise ValueError(f"The 'tol' parameter must be None or a number >= 0; got {self.tol!r}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
@@ -136,7 +171,7 @@ class MetamerConfig:
 
     @property
     def total_iter(self) -> int:
-        """Steps in the whole schedule: ``n_rounds × steps_per_round`` (feather) or ``max_iter`` (adam)."""
+        """Steps in the whole schedule: ``n_rounds × steps_per_round`` (feather) or ``max_iter`` (adam, adaptive)."""
         return self.n_rounds * self.steps_per_round if self.method == "feather" else self.max_iter
 
 
@@ -191,3 +226,37 @@ def adam_step(
     mhat = m / (1 - b1**steps)
     vhat = v / (1 - b2**steps)
     return x - lr * mhat / (vhat.sqrt() + eps), m, v
+
+
+def adapt_length(length: torch.Tensor, err: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+    """The ``'adaptive'`` step lengths: ×1.1 where the last step lowered the error, ×0.5 where it raised it.
+
+    Parameters
+    ----------
+    length : torch.Tensor, shape (n_rows,)
+        Each row's current step length.
+    err, prev : torch.Tensor, shape (n_rows,)
+        Each row's relative error now and before its last step (NaN: no last step, length kept).
+
+    Returns
+    -------
+    torch.Tensor, shape (n_rows,)
+    """
+    length = torch.where(err > prev, length * SHRINK, length)
+    return torch.where(err < prev, length * GROW, length)
+
+
+def normalized_step(x: torch.Tensor, grad: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+    """``x − length · grad / ‖grad‖`` per row: a step of L2 length ``length[i]`` down row i's gradient.
+
+    Parameters
+    ----------
+    x, grad : torch.Tensor, shape ``(n_rows, *image_shape)``
+    length : torch.Tensor, shape (n_rows,)
+
+    Returns
+    -------
+    torch.Tensor, shape ``(n_rows, *image_shape)`` (before projection into ``pixel_range``).
+    """
+    norm = grad.reshape(grad.shape[0], -1).norm(dim=1).clamp_min(EPS)
+    return x - _per_row(length.to(x.dtype) / norm, grad) * grad

@@ -1,4 +1,5 @@
-"""Which layers a synthesis matches, in what order the model calls its modules, and the fake ReLU.
+"""Which layers a synthesis matches, in what order the model calls its modules, the fake ReLU and
+the straight-through surrogate gradients (:class:`Surrogate`).
 
 All hooks go through the one engine, :class:`neurocompare._hooks.LayerHooks`.
 """
@@ -9,12 +10,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from neurocompare._hooks import LayerHooks, unwrap
 from neurocompare.metamers._checks import check_layer
 
-__all__ = ["resolve_stages", "call_order", "last_relu_before", "FakeReLU"]
+__all__ = ["resolve_stages", "call_order", "last_relu_before", "FakeReLU", "Surrogate", "surrogate_modules"]
+
+_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
+_AVG = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)
 
 
 def resolve_stages(model: nn.Module, layers: Any, where: str) -> tuple[list[str], list[str]]:
@@ -110,10 +115,14 @@ class FakeReLU:
     ----------
     mask : torch.Tensor of bool, shape (batch,) or None
         Rows whose gradient passes the ReLU as if it were the identity.
+    every_row : bool
+        Set by the caller when ``mask`` is all True: the straight-through output is returned
+        as it is (no per-row selection, whose backward pass costs two full-size buffers).
     """
 
     def __init__(self) -> None:
         self.mask: torch.Tensor | None = None
+        self.every_row = False
         self._input: torch.Tensor | None = None
 
     def install(self, hooks: LayerHooks, relu_name: str) -> FakeReLU:
@@ -130,6 +139,62 @@ class FakeReLU:
         mask = self.mask
         if mask is None or mask.shape[0] != output.shape[0] or not torch.is_grad_enabled():
             return output
-        straight = inp + (output - inp).detach()
+        straight = self._straight(_module, inp, output)
+        if self.every_row:
+            return straight
         shape = (-1,) + (1,) * (output.dim() - 1)
         return torch.where(mask.view(shape), straight, output)
+
+    def _straight(self, _module: nn.Module, inp: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        """``output``'s values with the identity's gradient."""
+        return inp + (output - inp).detach()
+
+
+def surrogate_modules(model: nn.Module, layers: Sequence[str], order: list[str]) -> list[str]:
+    """The ``nn.ReLU`` and max-pool modules (dilation 1, no indices) that run before the deepest of ``layers``.
+
+    Parameters
+    ----------
+    model : nn.Module
+    layers : sequence of str
+    order : list of str
+        Call order from :func:`call_order`.
+
+    Returns
+    -------
+    list of str
+        Module names, each once, in call order.
+    """
+    modules = dict(unwrap(model).named_modules())
+    end = max((i for i, n in enumerate(order) if n in set(layers)), default=-1)
+    out = []
+    for name in dict.fromkeys(order[: end + 1]):
+        mod = modules[name]
+        if isinstance(mod, nn.ReLU) or (
+            isinstance(mod, _POOLS) and not mod.return_indices and all(d == 1 for d in _tuple(mod.dilation))
+        ):
+            out.append(name)
+    return out
+
+
+def _tuple(v: Any) -> tuple:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
+class Surrogate(FakeReLU):
+    """Straight-through gradients for chosen rows: ``nn.ReLU`` as the identity, max-pooling as average pooling.
+
+    Forward values are unchanged; only the backward pass differs, for the rows in :attr:`mask`
+    (the rows still in their surrogate phase). Install on a ReLU or a ``nn.MaxPool1d/2d/3d``
+    (see :func:`surrogate_modules`) with :meth:`install`.
+    """
+
+    def _straight(self, module: nn.Module, inp: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        if isinstance(module, _POOLS):
+            pool = next(f for kind, f in zip(_POOLS, _AVG) if isinstance(module, kind))
+            avg = pool(inp, module.kernel_size, module.stride, module.padding, module.ceil_mode,
+                       count_include_pad=False)
+        else:
+            avg = inp
+        # output's exact values (plus an exact zero) with the gradient of ``avg``
+        return output.detach() + (avg - avg.detach())

@@ -16,7 +16,6 @@ References
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -40,9 +39,25 @@ from neurocompare.metamers._checks import (
     default_device,
     eval_mode,
 )
-from neurocompare.metamers._config import EPS, MetamerConfig, adam_step, feather_step
+from neurocompare.metamers._config import (
+    COLLAPSED,
+    EPS,
+    MetamerConfig,
+    adam_step,
+    adapt_length,
+    feather_step,
+    normalized_step,
+)
 from neurocompare.metamers._io import metamer_dataset, read_state, run_with_checkpoints, write_state
-from neurocompare.metamers._layers import FakeReLU, call_order, last_relu_before, resolve_stages
+from neurocompare.metamers._layers import (
+    FakeReLU,
+    Surrogate,
+    call_order,
+    last_relu_before,
+    resolve_stages,
+    surrogate_modules,
+)
+from neurocompare.metamers._state import restore_synthesis, synthesis_state
 
 __all__ = ["MetamerSynthesis", "synthesize_metamers", "relative_error"]
 
@@ -100,7 +115,8 @@ class MetamerSynthesis:
         tqdm progress bar (``neurocompare.set_options(progress=False)`` silences it).
     **config
         Fields of :class:`MetamerConfig` (method, n_rounds, steps_per_round, step_size, lr,
-        max_iter, tol, window, target_error, fake_relu, init_mean, init_std, pixel_range, seed,
+        max_iter, tol, window, target_error, surrogate_steps, restarts, fake_relu, init_mean,
+        init_std, pixel_range, seed,
         batch_size).
 
     Attributes (properties)
@@ -189,6 +205,8 @@ class MetamerSynthesis:
                         f"fake_relu=True, but no nn.ReLU runs before any of the layers {self.layers}. "
                         "Use fake_relu=False, or pick layers after a ReLU."
                     )
+            # ReLUs and max-pools that get straight-through gradients in each row's first steps
+            self._surrogates = surrogate_modules(self.model, self.layers, order) if cfg.surrogate_steps else []
             bs = self._rows_per_batch(self.n_images)
             with self._hooks() as hooks, torch.no_grad():
                 targets = [hooks.run(self.originals[start : start + bs]) for start in range(0, self.n_images, bs)]
@@ -204,6 +222,9 @@ class MetamerSynthesis:
         self._v = torch.zeros_like(self._x) if cfg.method == "adam" else None
         self._t = torch.zeros(n_rows, dtype=torch.long, device=self.device)
         self._stopped = torch.zeros(n_rows, dtype=torch.bool, device=self.device)
+        self._len = torch.full((n_rows,), float(cfg.step_size), device=self.device)  # 'adaptive' step lengths
+        self._sur_end = torch.full((n_rows,), cfg.surrogate_steps, dtype=torch.long, device=self.device)
+        self._restarts = torch.full((n_rows,), cfg.restarts, dtype=torch.long, device=self.device)
         self._loss_hist: list[torch.Tensor] = []
         self._final_err: torch.Tensor | None = None
         self._n_iter = 0
@@ -213,12 +234,31 @@ class MetamerSynthesis:
     def _rows_per_batch(self, n: int) -> int:
         return n if self.config.batch_size is None else min(n, self.config.batch_size)
 
-    def _hooks(self, fake: dict[str, FakeReLU] | None = None) -> LayerHooks:
-        """Capture hooks (with the autograd graph) on every layer; fake-ReLU hooks when ``fake`` is given."""
+    def _hooks(self, fake: dict[str, FakeReLU] | None = None,
+               surrogate: dict[str, Surrogate] | None = None) -> LayerHooks:
+        """Capture hooks (with the autograd graph) on every layer; fake-ReLU and surrogate hooks when given."""
         hooks = LayerHooks(self.model, self.layers, detach=False, stop_early=self._stop_early)
-        for relu, handler in (fake or {}).items():
-            handler.install(hooks, relu)
+        for name, handler in {**(surrogate or {}), **(fake or {})}.items():
+            handler.install(hooks, name)
         return hooks
+
+    def _set_surrogate_masks(self, surrogate: dict[str, Surrogate], rows: torch.Tensor) -> None:
+        """Rows still in their surrogate phase get straight-through gradients (no mask: none is)."""
+        if not surrogate:
+            return
+        m = self._t[rows] < self._sur_end[rows]
+        some, every = bool(m.any()), bool(m.all())
+        for handler in surrogate.values():
+            handler.mask, handler.every_row = (m if some else None), every
+
+    def _row_targets(self, rows: torch.Tensor, like: torch.Tensor) -> torch.Tensor | None:
+        """Each row's ``target_error`` (None when not set)."""
+        te = self.config.target_error
+        if te is None:
+            return None
+        if isinstance(te, list):
+            return torch.tensor(te, device=self.device, dtype=like.dtype)[rows % self.n_images]
+        return torch.full_like(like, te)
 
     def _target_rows(self, rows: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """For each layer, (positions within ``rows``, target activations) of its rows."""
@@ -290,10 +330,17 @@ class MetamerSynthesis:
                     "layer is a ReLU whose units are all off."
                 )
 
-    def _step(self, rows: torch.Tensor, grad: torch.Tensor, it: int) -> None:
+    def _step(self, rows: torch.Tensor, grad: torch.Tensor, it: int, err: torch.Tensor) -> None:
         cfg = self.config
         if cfg.method == "feather":
             x = feather_step(self._x[rows], grad, it, cfg)
+        elif cfg.method == "adaptive":
+            prev = self._loss_hist[-1][rows] if self._loss_hist else torch.full_like(err, float("nan"))
+            length = adapt_length(self._len[rows], err, prev)
+            if cfg.restarts:
+                length = self._restart_stalled(rows, err, length)
+            self._len[rows] = length
+            x = normalized_step(self._x[rows], grad, length)
         else:
             x, self._m[rows], self._v[rows] = adam_step(
                 self._x[rows], grad, self._m[rows], self._v[rows], self._t[rows], cfg.lr
@@ -303,16 +350,22 @@ class MetamerSynthesis:
         self._x[rows] = x.detach()
         self._t[rows] += 1
 
+    def _restart_stalled(self, rows: torch.Tensor, err: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+        """Rows stuck above their target (step length collapsed) start another surrogate phase."""
+        cfg = self.config
+        stall = (length < cfg.step_size * COLLAPSED) & (err > self._row_targets(rows, err)) & (self._restarts[rows] > 0)
+        if not bool(stall.any()):
+            return length
+        self._sur_end[rows] = torch.where(stall, self._t[rows] + 1 + cfg.surrogate_steps, self._sur_end[rows])
+        self._restarts[rows] -= stall.long()
+        return torch.where(stall, torch.full_like(length, cfg.step_size), length)
+
     def _stop_rule(self, rows: torch.Tensor, err: torch.Tensor) -> torch.Tensor:
         """Mark rows whose error ``err`` (before this step) meets a stopping rule; return the mask."""
         cfg = self.config
         stop = torch.zeros_like(rows, dtype=torch.bool)
         if cfg.target_error is not None:
-            if isinstance(cfg.target_error, list):
-                targets = torch.tensor(cfg.target_error, device=self.device, dtype=err.dtype)
-                stop |= err <= targets[rows % self.n_images]
-            else:
-                stop |= err <= cfg.target_error
+            stop |= err <= self._row_targets(rows, err)
         if cfg.tol is not None and len(self._loss_hist) >= cfg.window:
             past = self._loss_hist[-cfg.window][rows]
             stop |= (past - err).abs() < cfg.tol
@@ -351,7 +404,8 @@ class MetamerSynthesis:
         n_rows = self._x.shape[0]
         bs = self._rows_per_batch(n_rows)
         fake = {relu: FakeReLU() for relu in dict.fromkeys(self._relu_for.values())}
-        with eval_mode(self.model), self._hooks(fake) as hooks:
+        sur = {name: Surrogate() for name in self._surrogates}
+        with eval_mode(self.model), self._hooks(fake, sur) as hooks:
             bar = tqdm(
                 total=remaining,
                 desc=f"metamers ({n_rows} = {len(self.layers)} layers × {self.n_images} images)",
@@ -366,13 +420,14 @@ class MetamerSynthesis:
                 for start in range(0, active.numel(), bs):
                     rows = active[start : start + bs]
                     self._set_fake_masks(fake, rows)
+                    self._set_surrogate_masks(sur, rows)
                     err, grad = self._loss_and_grad(hooks, rows)
                     if not self._checked:
                         self._check_dependence(grad, rows)
                     err_k[rows] = err
                     go = ~self._stop_rule(rows, err)
                     if go.any():
-                        self._step(rows[go], grad[go], self._n_iter)
+                        self._step(rows[go], grad[go], self._n_iter, err[go])
                 self._checked = True
                 self._loss_hist.append(err_k)
                 self._final_err = None
@@ -431,24 +486,8 @@ class MetamerSynthesis:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: plain arrays and a JSON string (no pickle)."""
-        state = {
-            "x": self._x.cpu().numpy(),
-            "t": self._t.cpu().numpy(),
-            "stopped": self._stopped.cpu().numpy(),
-            "n_iter": np.array(self._n_iter),
-            "checked": np.array(self._checked),
-            "loss_hist": (
-                torch.stack(self._loss_hist, 1).cpu().numpy()
-                if self._loss_hist
-                else np.zeros((self._x.shape[0], 0), np.float32)
-            ),
-            "config_json": np.array(json.dumps(self._provenance())),
-        }
-        if self._m is not None:
-            state["m"] = self._m.cpu().numpy()
-            state["v"] = self._v.cpu().numpy()
-        return state
+        """Everything needed to resume: plain arrays and a JSON string (no pickle; see :mod:`._state`)."""
+        return synthesis_state(self)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> MetamerSynthesis:
         """Restore a state from :meth:`state_dict` (same model, layers, images and config).
@@ -458,32 +497,7 @@ class MetamerSynthesis:
         ValueError
             A key is missing, or the saved synthesis had other layers, settings or images.
         """
-        try:
-            saved = json.loads(str(np.asarray(state["config_json"])))
-            x = np.asarray(state["x"])
-        except KeyError as err:
-            raise ValueError(f"Not a MetamerSynthesis state: key {err} is missing.") from None
-        mine = self._provenance()
-        for key in ("layers", "config", "image_shape", "n_images"):
-            if saved.get(key) != mine.get(key):
-                raise ValueError(
-                    f"Cannot resume: the saved synthesis has {key}={saved.get(key)!r} but this one has "
-                    f"{mine.get(key)!r}. Build the MetamerSynthesis with the same settings."
-                )
-        if x.shape != tuple(self._x.shape):
-            raise ValueError(f"Cannot resume: saved metamers have shape {x.shape}, expected {tuple(self._x.shape)}.")
-        dev = self.device
-        self._x = torch.as_tensor(x, device=dev).clone()
-        self._t = torch.as_tensor(np.asarray(state["t"]), device=dev).clone()
-        self._stopped = torch.as_tensor(np.asarray(state["stopped"]), device=dev).clone()
-        self._n_iter = int(np.asarray(state["n_iter"]))
-        self._checked = bool(np.asarray(state["checked"]))
-        hist = torch.as_tensor(np.asarray(state["loss_hist"]), device=dev)
-        self._loss_hist = [hist[:, i].clone() for i in range(hist.shape[1])]
-        self._final_err = None
-        if self._m is not None:
-            self._m = torch.as_tensor(np.asarray(state["m"]), device=dev).clone()
-            self._v = torch.as_tensor(np.asarray(state["v"]), device=dev).clone()
+        restore_synthesis(self, state)
         return self
 
     def save_state(self, path: str | os.PathLike) -> Path:
