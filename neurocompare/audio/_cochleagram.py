@@ -193,12 +193,13 @@ def _apply(x: torch.Tensor, plan: _Plan, index: torch.Tensor, gains: torch.Tenso
     spectrum = torch.fft.rfft(x, dim=-1)  # (batch, n_padded // 2 + 1)
     if plan.n_spectrum > spectrum.shape[-1]:
         spectrum = torch.cat([spectrum, spectrum.new_zeros(batch, plan.n_spectrum - spectrum.shape[-1])], dim=-1)
-    windows = spectrum[:, index] * gains  # (batch, sum of sizes * windows): every channel's analytic spectrum
     n_low = plan.n_frames // 2 + 1
     low = []
-    for chunk, size, window in zip(windows.split([s * w for s, w in zip(plan.sizes, plan.windows)], dim=-1),
-                                   plan.sizes, plan.windows):
-        envelope = torch.fft.ifft(chunk.reshape(batch, size, window), dim=-1).abs()  # Hilbert envelope, every m-th sample
+    sizes = [s * w for s, w in zip(plan.sizes, plan.windows)]
+    for idx, gain, size, window in zip(index.split(sizes), gains.split(sizes), plan.sizes, plan.windows):
+        # every channel's analytic spectrum, as the window of n_padded / m bins from its lowest bin
+        analytic = spectrum[:, idx.view(size, window)].mul_(gain.view(size, window))  # (batch, size, window)
+        envelope = torch.linalg.vector_norm(torch.view_as_real(torch.fft.ifft(analytic, dim=-1)), dim=-1)
         low.append(torch.fft.rfft(envelope, dim=-1)[..., :n_low])
     low = torch.cat(low, dim=1)[:, order] * taper
     # ifft at rate sr/m scales by 1/window: x m/n_padded for the envelope, x n_frames/window for the resampling
