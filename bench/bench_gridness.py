@@ -1,87 +1,135 @@
-"""Benchmark: autocorrelogram + gridness of many rate maps, neurocompare vs opexebo vs spatial-maps.
+"""Gridness of many rate maps: neurocompare vs spatial-maps and opexebo on the same maps.
 
-All three score the *same* maps in one run. The peers run in their own virtual environment (default
-``/work/venvs/gridpeers``; ``pip install opexebo spatial-maps``), called through a subprocess that
-times only their computation (not their imports). Ours and spatial-maps are best of ``--repeats``
-runs (ours timed before and after the peers, for shared machines); opexebo runs once (minutes). Printed: wall time of each, speed-up ratios, and
-how the scores agree (Spearman rho, median |difference|) on identical maps.
+Every side runs in a fresh subprocess at the same thread count (ours with this interpreter, the
+peers in ``<venvs>/gridpeers``, see ``bench/peers.sh``), loads the same ``.npy`` maps and is timed
+by ``bench/_harness.timed`` around the scoring of all maps only (autocorrelogram included, imports
+and input loading excluded).
 
-Run::
+What is timed, per side (all in float64):
 
-    python bench/bench_gridness.py                 # 512 maps of 40 x 40
-    python bench/bench_gridness.py --n 128 --peer-python /path/to/venv/bin/python --out bench.json
+- neurocompare: ``autocorrelogram`` + ``crop_autocorrelogram`` (1.8 n, as BNT/opexebo) +
+  ``gridness_from_autocorrelogram(..., "sargolini")`` for the whole stack at once. The banino
+  variant is timed as well (a row without peer: no peer computes it).
+- spatial-maps 0.2.1: ``spatial_maps.gridness(rate_map)`` per map (its own autocorrelation; one
+  ring fixed by the peak distances; min(r60) - max(r30)): a *different definition*, so the scores
+  agree only in rank (the note gives Spearman and the median |difference|). Target: ours >= 10x.
+- opexebo 0.7.2: ``analysis.autocorrelation`` then ``analysis.grid_score`` per map: the definition
+  of our sargolini variant (min(r60, r120) - max(r30, r90, r150), radius sweep, running mean of 3).
+  With numpy 2 its private ``_findCentreRadius`` returns a 1-element array that ``int()`` refuses;
+  the peer code wraps it to return a float (the algorithm is untouched). It takes ~0.3 s per map,
+  so it scores fewer maps (ours is timed on those same maps). Target: ours >= 50x.
 
-Notes on what is compared
--------------------------
-- opexebo 0.7.2: ``analysis.autocorrelation`` (BNT's, cropped to 1.8 n) then ``analysis.grid_score``
-  (min(r60, r120) - max(r30, r90, r150) over a radius sweep). With numpy 2 its private
-  ``_findCentreRadius`` returns a 1-element array that ``int()`` refuses; the peer script wraps it
-  to return a float (the algorithm is untouched).
-- spatial-maps 0.2.1: ``gridness(rate_map)`` (its own autocorrelation; one ring fixed by peak
-  distances; min(r60) - max(r30)).
-- neurocompare: ``autocorrelogram`` + ``gridness_from_autocorrelogram`` (sargolini variant on the
-  1.8 n crop, as opexebo; the banino variant is timed too).
+Maps: half ideal hexagonal grids, a quarter square grids, a quarter Gaussian random fields
+(seeded). Ratios are peer wall / our wall (above 1: ours is faster).
+
+Usage::
+
+    python bench/bench_gridness.py                  # 512 maps vs spatial-maps, 128 vs opexebo, 40 x 40
+    python bench/bench_gridness.py --small          # 128 and 32 maps
+    python bench/bench_gridness.py --threads 1 --venvs /work/venvs --skip opexebo
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
-from scipy.stats import spearmanr
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
 
-from neurocompare import gridcells as gc  # noqa: E402
+import _harness as h  # noqa: E402
 
-PEER_SCRIPT = r"""
-import json, sys, time, warnings
-import numpy as np
-warnings.simplefilter("ignore")
-maps = np.load(sys.argv[1])
-which = sys.argv[2].split(",")
-out = {}
-if "opexebo" in which:
-    import opexebo
-    mod = sys.modules["opexebo.analysis.grid_score"]
-    _orig = mod._findCentreRadius
-    mod._findCentreRadius = lambda *a, **k: float(np.ravel(_orig(*a, **k))[0])
-    t = time.perf_counter()
-    scores = []
-    for m in maps:
-        try:
-            scores.append(float(opexebo.analysis.grid_score(opexebo.analysis.autocorrelation(m))[0]))
-        except Exception:
-            scores.append(float("nan"))
-    out["opexebo"] = {"seconds": time.perf_counter() - t, "scores": scores, "version": opexebo.__version__ if hasattr(opexebo, "__version__") else "?"}
-if "spatial_maps" in which:
+#: (maps vs spatial-maps, maps vs opexebo) for the full and --small runs
+SIZES = {"full": (512, 128), "small": (128, 32)}
+TARGETS = {"spatial_maps": 10.0, "opexebo": 50.0}
+
+
+# ----------------------------------------------------------------------------- workers (subprocesses)
+def _ours(maps, repeats):
+    sys.path.insert(0, str(REPO))
+    from neurocompare import gridcells as gc
+
+    size = maps.shape[1:]
+    out = {}
+
+    def sargolini():
+        out["sargolini"] = gc.gridness_from_autocorrelogram(gc.crop_autocorrelogram(gc.autocorrelogram(maps), size))
+
+    def banino():
+        out["banino"] = gc.gridness_from_autocorrelogram(gc.autocorrelogram(maps), "banino", n_bins=min(size))
+
+    res = {"sargolini": h.timed(sargolini, repeats, warmup=1), "banino": h.timed(banino, repeats, warmup=1)}
+    res["scores"] = {k: np.asarray(v).tolist() for k, v in out.items()}
+    return res
+
+
+def _spatial_maps(maps, repeats):
     import spatial_maps
-    best = float("inf")
-    for _ in range(int(sys.argv[3])):  # best of N, like ours
-        t = time.perf_counter()
+
+    out = {}
+
+    def run():
         scores = []
         for m in maps:
             try:
                 scores.append(float(spatial_maps.gridness(m)))
-            except Exception:
+            except Exception:  # noqa: BLE001  (a map it cannot score: NaN, as ours gives)
                 scores.append(float("nan"))
-        best = min(best, time.perf_counter() - t)
-    out["spatial_maps"] = {"seconds": best, "scores": scores}
-print(json.dumps(out))
-"""
+        out["scores"] = scores
+
+    return {"sargolini": h.timed(run, repeats, warmup=1), "scores": {"sargolini": out["scores"]}}
 
 
+def _opexebo(maps, repeats):
+    import opexebo
+
+    mod = sys.modules["opexebo.analysis.grid_score"]
+    orig = mod._findCentreRadius
+    mod._findCentreRadius = lambda *a, **k: float(np.ravel(orig(*a, **k))[0])
+    opexebo.analysis.grid_score(opexebo.analysis.autocorrelation(maps[0]))  # warm-up on one map (not timed)
+    out = {}
+
+    def run():
+        scores = []
+        for m in maps:
+            try:
+                scores.append(float(opexebo.analysis.grid_score(opexebo.analysis.autocorrelation(m))[0]))
+            except Exception:  # noqa: BLE001
+                scores.append(float("nan"))
+        out["scores"] = scores
+
+    # ~0.3 s per map: one timed pass, no full warm-up pass
+    return {"sargolini": h.timed(run, max(1, min(repeats, 1)), warmup=0), "scores": {"sargolini": out["scores"]}}
+
+
+WORKERS = {"ours": _ours, "spatial_maps": _spatial_maps, "opexebo": _opexebo}
+
+
+def worker(name: str, data: str, repeats: int) -> None:
+    """Load the maps (not measured), time ``name``'s scoring of all of them, emit the measurements and scores."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    h.set_threads(int(os.environ.get("NEUROCOMPARE_BENCH_THREADS", "1")))
+    h.emit(WORKERS[name](np.load(data), repeats))
+
+
+# ----------------------------------------------------------------------------- inputs and agreement
 def make_maps(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Half ideal hexagonal grids, a quarter square grids, a quarter Gaussian random fields."""
-    rng = np.random.default_rng(seed)
+    """Half ideal hexagonal grids, a quarter square grids, a quarter Gaussian random fields; dims (n, size, size)."""
+    sys.path.insert(0, str(REPO))
+    from scipy import ndimage
+
+    from neurocompare import gridcells as gc
+    from neurocompare._seeding import numpy_rng
+
+    rng = numpy_rng(seed, "bench_gridness", n, size)
     n_hex, n_sq = n // 2, n // 4
     n_rf = n - n_hex - n_sq
     hexa = gc.hexagonal_grid_maps(n_hex, size=size, spacing=rng.uniform(7, 16, n_hex), seed=seed)
@@ -99,80 +147,81 @@ def make_maps(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([hexa, np.array(sq).reshape(-1, size, size), rf]), kind
 
 
-def time_ours(maps: np.ndarray, repeats: int) -> dict:
-    size = maps.shape[1:]
-    # cold call (builds and caches the rotation geometry for this size)
-    t0 = time.perf_counter()
-    sacs = gc.autocorrelogram(maps)
-    sarg = gc.gridness_from_autocorrelogram(gc.crop_autocorrelogram(sacs, size), "sargolini")
-    cold = time.perf_counter() - t0
-    best_sarg, best_ban = np.inf, np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        sacs = gc.autocorrelogram(maps)
-        sarg = gc.gridness_from_autocorrelogram(gc.crop_autocorrelogram(sacs, size), "sargolini")
-        t1 = time.perf_counter()
-        ban = gc.gridness_from_autocorrelogram(sacs, "banino", n_bins=min(size))
-        t2 = time.perf_counter()
-        best_sarg = min(best_sarg, t1 - t0)
-        best_ban = min(best_ban, (t1 - t0) + (t2 - t1))
-    return {"cold_seconds": cold, "sargolini_seconds": best_sarg, "banino_seconds": best_ban, "sargolini": sarg, "banino": ban}
+def agreement(a, b) -> str:
+    """Spearman rho and median |a - b| over the maps both score (a text for the row's note)."""
+    from scipy.stats import spearmanr
 
-
-def agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3:
-        return float("nan"), float("nan"), int(ok.sum())
-    return float(spearmanr(a[ok], b[ok])[0]), float(np.median(np.abs(a[ok] - b[ok]))), int(ok.sum())
+        return f"scores comparable on {int(ok.sum())} maps only"
+    rho = spearmanr(a[ok], b[ok])[0]
+    return f"Spearman {rho:.3f}, median |diff| {np.median(np.abs(a[ok] - b[ok])):.3f} on {int(ok.sum())}/{len(a)} maps"
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=512, help="number of rate maps")
-    p.add_argument("--size", type=int, default=40, help="bins per side")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats of ours (best is reported)")
-    p.add_argument("--peer-python", default=os.environ.get("NEUROCOMPARE_GRIDPEERS_PYTHON", "/work/venvs/gridpeers/bin/python"))
-    p.add_argument("--peers", default="opexebo,spatial_maps")
-    p.add_argument("--out", default=None, help="write all timings and scores to this JSON file")
-    args = p.parse_args(argv)
+# ----------------------------------------------------------------------------- driver
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description="Gridness: neurocompare vs spatial-maps and opexebo on the same maps.")
+    ap.add_argument("--small", action="store_true", help="128 maps vs spatial-maps, 32 vs opexebo")
+    ap.add_argument("--threads", type=int, default=1, help="threads of every side (default 1)")
+    ap.add_argument("--venvs", default="/work/venvs", help="folder of the peers' venvs (bench/peers.sh)")
+    ap.add_argument("--size", type=int, default=40, help="bins per side of the maps")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=3, help="timed passes of ours and spatial-maps (best kept)")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["spatial_maps", "opexebo"], help="leave out peers")
+    ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    return ap
 
-    maps, kind = make_maps(args.n, args.size, args.seed)
-    print(f"{args.n} rate maps of {args.size}x{args.size} ({(kind == 'hexagonal').sum()} hexagonal, {(kind == 'square').sum()} square, {(kind == 'random').sum()} random fields)")
-    ours = time_ours(maps, args.repeats)
-    print(f"neurocompare  autocorrelogram+gridness sargolini: {ours['sargolini_seconds']:.3f} s (cold, incl. geometry: {ours['cold_seconds']:.3f} s); +banino: {ours['banino_seconds']:.3f} s")
 
-    peers = {}
-    if args.peers and Path(args.peer_python).exists():
+def run(argv: list[str] | None = None) -> list[dict]:
+    """One row per (peer, map count) with ratios, plus our banino variant; see the module docstring."""
+    args = _parser().parse_args(argv)
+    peer_python = Path(args.venvs) / "gridpeers" / "bin" / "python"
+    n_sm, n_op = SIZES["small" if args.small else "full"]
+    cases = [(p, n) for p, n in (("spatial_maps", n_sm), ("opexebo", n_op)) if p not in args.skip]
+    rows = []
+    common = dict(bench="gridness", precision="float64", threads=args.threads)
+    for peer_name, n in cases:
+        maps, kind = make_maps(n, args.size, args.seed)
         with tempfile.TemporaryDirectory() as tmp:
-            np.save(Path(tmp) / "maps.npy", maps)
-            res = subprocess.run([args.peer_python, "-c", PEER_SCRIPT, str(Path(tmp) / "maps.npy"), args.peers, str(args.repeats)], capture_output=True, text=True)
-        if res.returncode != 0:
-            print(f"peer run failed: {res.stderr[-500:]}")
+            path = Path(tmp) / "maps.npy"
+            np.save(path, maps)
+            wargs = ["--data", path, "--repeats", args.repeats]
+            ours = h.run_peer(sys.executable, __file__, ["--worker", "ours", *wargs], threads=args.threads)
+            peer = h.run_peer(peer_python, __file__, ["--worker", peer_name, *wargs], threads=args.threads)
+        case = f"{n} maps {args.size}x{args.size}, sargolini"
+        if ours.get("status") != "ok":
+            rows.append(h.row(case=case, ours=None, note=f"ours failed: {ours.get('detail', '')[-300:]}", **common))
+            continue
+        ok = peer.get("status") == "ok"
+        pm = {**peer["sargolini"], "status": "ok"} if ok else peer
+        ours_scores = ours["scores"]["sargolini"]
+        if ok:
+            same = "same definition" if peer_name == "opexebo" else "another definition (one ring, min(r60) - max(r30))"
+            note = f"{same}; agreement with ours: {agreement(ours_scores, peer['scores']['sargolini'])}"
         else:
-            peers = json.loads(res.stdout.strip().splitlines()[-1])
-    else:
-        print(f"peers skipped: {args.peer_python} not found (pip install opexebo spatial-maps in a venv)")
+            note = "peer not run"
+        hexa = kind == "hexagonal"
+        note += f"; ours: median score hexagonal {np.nanmedian(np.asarray(ours_scores)[hexa]):+.2f}, others {np.nanmedian(np.asarray(ours_scores)[~hexa]):+.2f}"
+        rows.append(h.row(case=case, ours=ours["sargolini"], peer=pm, peer_name=peer_name,
+                          target=TARGETS[peer_name], note=note, **common))
+        if peer_name == "spatial_maps" or "spatial_maps" in args.skip:
+            rows.append(h.row(case=f"{n} maps {args.size}x{args.size}, banino", ours=ours["banino"],
+                              note="DeepMind's definition; no peer computes it (timed for the record)", **common))
+    return rows
 
-    # time ours again after the peers (the machine may be shared: keep the best of both rounds)
-    again = time_ours(maps, args.repeats)
-    for key in ("sargolini_seconds", "banino_seconds"):
-        ours[key] = min(ours[key], again[key])
-    print(f"neurocompare  best of both rounds: sargolini {ours['sargolini_seconds']:.3f} s, +banino {ours['banino_seconds']:.3f} s")
 
-    record = {"n": args.n, "size": args.size, "seed": args.seed, "ours": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in ours.items()}, "peers": peers, "kind": kind.tolist()}
-    for name, res in peers.items():
-        sc = np.array(res["scores"], dtype=float)
-        ratio = res["seconds"] / ours["sargolini_seconds"]
-        rho, mad, n_ok = agreement(ours["sargolini"], sc)
-        print(f"{name:<13} {res['seconds']:.3f} s  -> neurocompare is {ratio:.1f}x faster; agreement with our sargolini score: Spearman {rho:.3f}, median |diff| {mad:.3f} on {n_ok} maps")
-        for k in ("hexagonal", "square", "random"):
-            sel = kind == k
-            print(f"    {k:<10} median score  {name}: {np.nanmedian(sc[sel]):+.3f}   ours sargolini: {np.nanmedian(ours['sargolini'][sel]):+.3f}   ours banino: {np.nanmedian(ours['banino'][sel]):+.3f}   frac>0.3 {name}: {np.mean(sc[sel] > 0.3):.2f} ours: {np.mean(ours['sargolini'][sel] > 0.3):.2f}")
-        record[f"ratio_{name}"] = ratio
-    if args.out:
-        Path(args.out).write_text(json.dumps(record))
-        print(f"written {args.out}")
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.data, args.repeats)
+        return 0
+    rows = run(argv)
+    h.attach_limits(rows, h.machine_limits(args.threads))
+    print(h.format_table(rows), end="")
+    for r in rows:
+        print(f"  {r['case']}: {r['note']}")
     return 0
 
 

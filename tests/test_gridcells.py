@@ -638,3 +638,22 @@ def test_sargolini_ring_correlations_match_a_direct_rotation(hexagons):
                 # sums of n products of values <= 1: ~n eps, over the product of the standard deviations
                 np.testing.assert_allclose(det["correlations"][u, k, ri], ref, rtol=0, atol=8 * n * EPS64 / sd)
     assert np.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_half_rings_of_symmetric_correlograms_equal_whole_rings(hexagons, variant):
+    # our autocorrelograms are exactly point-symmetric, so half of each ring is scored (sums doubled);
+    # one changed corner bin (outside every ring) breaks the symmetry and forces the whole rings
+    maps = np.concatenate([hexagons[0][:4], _random_fields(4, size=40, seed=7)])
+    sacs = gc.autocorrelogram(maps)
+    if variant == "sargolini":
+        sacs = gc.crop_autocorrelogram(sacs, (40, 40))
+    np.testing.assert_array_equal(sacs, sacs[:, ::-1, ::-1])
+    asym = sacs.copy()
+    asym[:, 0, 0] = np.nextafter(asym[:, 0, 0], 2.0)
+    s_half, d_half = gc.gridness_from_autocorrelogram(sacs, variant, n_bins=40, return_details=True)
+    s_full, d_full = gc.gridness_from_autocorrelogram(asym, variant, n_bins=40, return_details=True)
+    # ring sums of up to ~5000 products of values <= 1 in another order: ~5000 eps, over ring variances >= 1e-2
+    tol = 5000 * EPS64 / 1e-2
+    np.testing.assert_allclose(d_half["correlations"], d_full["correlations"], rtol=0, atol=tol)
+    np.testing.assert_allclose(s_half, s_full, rtol=0, atol=4 * tol)

@@ -18,7 +18,7 @@ from scipy import fft as sfft
 from neurocompare.gridcells import _checks
 from neurocompare.gridcells._checks import as_maps
 
-__all__ = ["autocorrelogram", "crop_autocorrelogram", "SARGOLINI_ANGLES", "RingGeometry", "ring_geometry", "central_field_radius"]
+__all__ = ["autocorrelogram", "crop_autocorrelogram", "SARGOLINI_ANGLES", "RingGeometry", "ring_geometry", "central_field_radius", "point_symmetric"]
 
 
 def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
@@ -79,19 +79,28 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
         v1 = plan.xcorr(fx2, fm)
     v1 = v1 * n
     v1 -= s1 * s1  # n * sum(x^2) - (sum x)^2 of the first copy, per lag
-    # the second copy's sums are the first copy's at the opposite lag: corr(m, x)[l] = corr(x, m)[-l]
-    s2, v2 = s1[:, ::-1, ::-1], v1[:, ::-1, ::-1]
-    cov = plan.xcorr(fx, fx)
+    # The correlogram is point-symmetric (lag -l pairs the same bins as lag l), so only the lags
+    # of the first y rows (the centre row included) are computed; the rest is their mirror image.
+    # The second copy's sums are the first copy's at the opposite lag: corr(m, x)[l] = corr(x, m)[-l].
+    scale = 1e-12 * np.abs(v1).reshape(len(v1), -1).max(axis=1)[:, None, None]
+    top = np.s_[:, :ny]
+    s2, v2 = s1[:, ::-1, ::-1][top], v1[:, ::-1, ::-1][top]
+    s1, v1 = s1[top], v1[top]
+    n = n[..., :ny, :]
+    cov = plan.xcorr(fx, fx)[top]
     cov *= n
     cov -= s1 * s2
-    scale = 1e-12 * np.abs(v1).reshape(len(v1), -1).max(axis=1)[:, None, None]
     ok = (n >= min_overlap) & (v1 > scale) & (v2 > scale)
     denom = v1 * v2
     np.sqrt(np.clip(denom, 1e-300, None, out=denom), out=denom)
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.divide(cov, denom, out=cov)
-    r[~ok] = np.nan
-    np.clip(r, -1.0, 1.0, out=r)
+        half = np.divide(cov, denom, out=cov)
+    half[~ok] = np.nan
+    np.clip(half, -1.0, 1.0, out=half)
+    r = np.empty((u, 2 * ny - 1, 2 * nx - 1))
+    r[:, :ny] = half
+    r[:, ny:] = half[:, ny - 2 :: -1, ::-1]
+    r[:, ny - 1, nx:] = half[:, ny - 1, nx - 2 :: -1]  # the centre row mirrors itself
     return r[0] if single else r
 
 
@@ -207,6 +216,10 @@ class RingGeometry:
         self.dist = np.sqrt(self.d2)
         self.outer = int(np.floor(min(sy, sx) / 2))
         self.shape = (sy, sx)
+        # one bin of every pair (p, -p) about the centre, as positions in the sorted order: a
+        # point-symmetric autocorrelogram (and its rotations) holds each ring value twice
+        half = ((dy < 0) | ((dy == 0) & (dx < 0)))[order]
+        self.half_rows = np.flatnonzero(half)
         # one sparse bilinear-interpolation matrix per rotation, rows in sorted-bin order, columns =
         # flattened bins + 1 sentinel column (out of bounds)
         from scipy import sparse
@@ -238,19 +251,38 @@ class RingGeometry:
         """Rotated values of sorted bins [:limit] -> (limit, unit); ``padded_t`` (n_pix + 1, unit)."""
         return np.asarray(self.rot[k][:limit] @ padded_t)
 
-    def rotated_all(self, padded_t: np.ndarray, limit: int) -> np.ndarray:
-        """Every rotation of sorted bins [:limit] in one sparse product -> (angle, limit, unit).
+    def rows(self, limit: int, half: bool) -> np.ndarray:
+        """Positions in the sorted order of the bins used: all of ``[:limit]``, or their half-plane."""
+        return self.half_rows[: np.searchsorted(self.half_rows, limit)] if half else np.arange(limit)
+
+    def rotated_all(self, padded_t: np.ndarray, limit: int, half: bool = False) -> np.ndarray:
+        """Every rotation of the sorted bins ``rows(limit, half)`` in one sparse product -> (angle, bin, unit).
 
         ``padded_t`` dims (n_pix + 1, unit): flattened bins plus the out-of-bounds value. The
-        stacked matrix of the first ``limit`` rows of every rotation is built once per limit.
+        stacked matrix of those rows of every rotation is built once per (limit, half).
         """
-        mat = self._stacked.get(limit)
+        key = (limit, half)
+        mat = self._stacked.get(key)
         if mat is None:
             from scipy import sparse
 
-            mat = sparse.vstack([r[:limit] for r in self.rot], format="csr")
-            self._stacked[limit] = mat
-        return np.asarray(mat @ padded_t).reshape(len(self.rot), limit, padded_t.shape[1])
+            rows = self.rows(limit, half)
+            mat = sparse.vstack([r[rows] for r in self.rot], format="csr")
+            self._stacked[key] = mat
+        return np.asarray(mat @ padded_t).reshape(len(self.rot), -1, padded_t.shape[1])
+
+
+def point_symmetric(flat: np.ndarray) -> bool:
+    """Whether every autocorrelogram of ``flat`` (dims (unit, sy * sx), flattened) equals itself rotated by 180 degrees.
+
+    Exact equality (NaN equal to NaN), so that scoring half of each ring gives the full ring's
+    sums, doubled.
+    """
+    rev = flat[:, ::-1]
+    same = flat == rev
+    if bool(same.all()):
+        return True
+    return bool((same | (np.isnan(flat) & np.isnan(rev))).all())
 
 
 _RING_GEOMETRY_CACHE: dict[tuple, RingGeometry] = {}

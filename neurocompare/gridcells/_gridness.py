@@ -36,6 +36,7 @@ from neurocompare.gridcells._autocorrelogram import (
     autocorrelogram,
     central_field_radius,
     crop_autocorrelogram,
+    point_symmetric,
     ring_geometry,
 )
 from neurocompare.gridcells._checks import as_bins, as_maps, as_positions, check_variant, resolve_box, rng_from_seed
@@ -106,17 +107,22 @@ def _gridness_sargolini(sacs: np.ndarray, threshold: float, return_details: bool
     padded = np.empty((flat.shape[1] + 1, u))  # (bin + 1, unit); the extra bin is NaN: out of bounds
     padded[:-1] = flat.T
     padded[-1] = np.nan
-    a = padded[geo.order[:limit]]  # (bin, unit), sorted by distance
+    half = point_symmetric(flat)  # then half of each ring, counted twice, is the whole ring
+    rows = geo.rows(limit, half)
+    a = padded[geo.order[rows]]  # (bin, unit), sorted by distance
+    d2 = geo.d2[rows]
     cfr = central_field_radius(flat[:, geo.order], geo.dist, outer, threshold)
     radii = np.arange(1, outer + 1)
     # number of sorted bins with d < r (ring outer edge, strict) and d <= c (inner edge)
-    n_lt = np.searchsorted(geo.d2[:limit], radii.astype(np.float64) ** 2 - 1e-9, side="left")
-    n_le = np.searchsorted(geo.d2[:limit], np.arange(0, outer + 1, dtype=np.float64) ** 2 + 1e-9, side="right")
+    n_lt = np.searchsorted(d2, radii.astype(np.float64) ** 2 - 1e-9, side="left")
+    n_le = np.searchsorted(d2, np.arange(0, outer + 1, dtype=np.float64) ** 2 + 1e-9, side="right")
     cfr_c = np.clip(cfr, 0, outer)
     cuts = np.r_[n_lt, n_le]
     rows = np.arange(u)
-    b = geo.rotated_all(padded, limit)  # (angle, bin, unit)
+    b = geo.rotated_all(padded, limit, half)  # (angle, bin, unit)
     sums = _disk_sums(a, b, cuts, "pairwise")  # (6, angle, unit, R + outer + 1)
+    if half:
+        sums *= 2.0  # exact: the whole rings' sums
     hi = sums[..., : len(radii)]
     base = sums[:, :, rows, len(radii) + cfr_c][..., None]  # (6, angle, unit, 1): the central disk
     n, sa, sb, saa, sbb, sab = hi - base
@@ -167,13 +173,18 @@ def _gridness_banino(sacs: np.ndarray, n_bins: int, rings, return_details: bool)
     padded[:-1] = flat.T
     inner = np.array([r[0] for r in rings]) * n_bins
     outer = np.array([r[1] for r in rings]) * n_bins
-    n_in = np.searchsorted(geo.d2, inner**2 + 1e-9, side="right")
-    n_out = np.searchsorted(geo.d2, outer**2 + 1e-9, side="right")
+    limit = int(min(limit, np.searchsorted(geo.d2, max(inner.max(), outer.max()) ** 2 + 1e-9, side="right")))
+    half = point_symmetric(flat)  # then half of each ring, counted twice, is the whole ring
+    rows = geo.rows(limit, half)
+    d2 = geo.d2[rows]
+    n_in = np.searchsorted(d2, inner**2 + 1e-9, side="right")
+    n_out = np.searchsorted(d2, outer**2 + 1e-9, side="right")
     cuts = np.r_[n_out, n_in]
-    limit = int(min(limit, max(n_out.max(), n_in.max())))
-    a = padded[geo.order[:limit]]
-    b = geo.rotated_all(padded, limit)  # (angle, bin, unit)
+    a = padded[geo.order[rows]]
+    b = geo.rotated_all(padded, limit, half)  # (angle, bin, unit)
     sums = _disk_sums(a, b, cuts, "zeros")  # (6, angle, unit, 2 * rings)
+    if half:
+        sums *= 2.0  # exact: the whole rings' sums
     n, sa, sb, saa, sbb, sab = sums[..., : len(rings)] - sums[..., len(rings) :]
     with np.errstate(invalid="ignore", divide="ignore"):
         mu = sa / n
