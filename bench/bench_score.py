@@ -93,8 +93,9 @@ def worker(side: str, data: str, layers: list[str], repeats: int, warmup: int) -
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="recorded-data folder (default: the data_dir option, else ../shared/data)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=2, help="timed calls per pipeline and round")
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=2, help="alternate the two pipelines this many times (best is kept)")
     ap.add_argument("--threads", type=int, default=1, help="threads of both pipelines (default 1)")
     ap.add_argument("--small", action="store_true", help="two layers (block2, fc), one timed repeat")
     ap.add_argument("--venvs", default=None, help="unused: both pipelines run in this interpreter")
@@ -121,8 +122,11 @@ def run(argv: list[str] | None = None) -> list[dict]:
     repeats = 1 if args.small else args.repeats
     _inputs(data, layers)  # extract once into the cache (not timed), so both workers read the same activations
     common = ["--data", data, "--layers", *layers, "--repeats", repeats, "--warmup", args.warmup]
-    ours = h.run_peer(sys.executable, __file__, ["--worker", "ours", *common], threads=args.threads)
-    peer = h.run_peer(sys.executable, __file__, ["--worker", "brainscore_style", *common], threads=args.threads)
+    runs = {"ours": [], "brainscore_style": []}
+    for _ in range(args.rounds):  # alternate the two pipelines: a load swing hits both
+        for side in runs:
+            runs[side].append(h.run_peer(sys.executable, __file__, ["--worker", side, *common], threads=args.threads))
+    ours, peer = h.best_of(runs["ours"]), h.best_of(runs["brainscore_style"])
     case = f"{BENCHMARK}, convnet_small, {len(layers)} layers, 10 splits"
     if ours.get("status") != "ok":
         return [h.row(bench="score", case=case, ours=None, precision="float64", threads=args.threads,
