@@ -156,7 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=1, help="threads of every implementation (default 1)")
     ap.add_argument("--venvs", default="/work/venvs", help="folder of the peers' venvs (bench/peers.sh)")
     ap.add_argument("--repeats", type=int, default=1, help="timed calls per implementation and round (best is kept)")
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=None,
+                    help="untimed calls first in each process (default 1 with --small; 0 at full size, where a call "
+                    "takes seconds to minutes and one-time costs are the same small share for every side)")
     ap.add_argument("--rounds", type=int, default=2, help="alternate ours and the peers this many times (best is kept)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["ckapytorch", "repsim"], help="leave out peers")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -167,6 +169,8 @@ def _parser() -> argparse.ArgumentParser:
 def run(argv: list[str] | None = None) -> list[dict]:
     """Measure every workload of ``SIZES``; returns one harness row per (workload, estimator, peer)."""
     args = _parser().parse_args(argv)
+    if args.warmup is None:
+        args.warmup = 1 if args.small else 0
     venvs = Path(args.venvs)
     pythons = {"ours": sys.executable, "ckapytorch": venvs / "ckapytorch" / "bin" / "python",
                "repsim": venvs / "repsim" / "bin" / "python"}
