@@ -9,7 +9,8 @@ same networks on auditory cortex (Norman-Haignere et al. 2015) stage by stage:
    blocks, pool, fc) trained on synthesized speech (``neurocompare.audio.speech_dataset``, split
    by voice) with standard, L2-adversarial and L∞-adversarial training, for each seed, by
    ``neurocompare.audio.train_word_recognizer`` (its run folders under ``OUT/models/`` are reused).
-2. Held-out-voice clips (distinct words, every model right on each) are the originals. Metamers
+2. Held-out-voice clips (distinct words, each recognised by every model of the first seed, so that
+   adding seeds keeps them) are the originals. Metamers
    at the stages early (``cochleagram``), middle (``block2``), late (``block4``) and final
    (``fc``) of every model: the waveform is optimised through the model from noise at the clips'
    RMS, no clamp (Feather protocol otherwise: normalised-gradient steps, step halved each round).
@@ -43,7 +44,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,7 @@ import neurocompare as nc
 from neurocompare.provenance import git_commit
 
 STAGES = ("early", "middle", "late", "final")
-LAYERS = {"early": "cochleagram", "middle": "block2", "late": "block4", "final": "fc"}
-AC_LAYERS = ("cochleagram", "block1", "block2", "block3", "block4", "pool", "fc")
+LAYERS = {"early": "cochleagram", "middle": "block2", "late": "block4", "final": "logits"}  # small mode: block1, block2
 KINDS = ("standard", "l2", "linf")
 
 
@@ -68,9 +68,9 @@ class Config:
     small: bool = False
     seeds: tuple[int, ...] = (0, 1)
     kinds: tuple[str, ...] = KINDS
-    n_clips: int = 12
+    n_clips: int = 8
     n_rounds: int = 6
-    steps_per_round: int = 100
+    steps_per_round: int = 50
     step_size: float = 1.0
     n_null: int = 100
     n_null_pairs: int = 1000
@@ -81,8 +81,7 @@ class Config:
     device: str = "cpu"
     data: str | None = None
     progress: bool = False
-    dataset_kwargs: dict[str, Any] = field(default_factory=dict)
-    train_kwargs: dict[str, Any] = field(default_factory=dict)
+    models_dir: str | None = None
 
     def shrink(self) -> Config:
         if self.small:
@@ -94,34 +93,48 @@ class Config:
 
 # ----------------------------------------------------------------------------- models and data
 def load_speech(cfg: Config) -> Any:
-    """The speech dataset (``neurocompare.audio.speech_dataset``, cached): clips (clip, sample), split by voice."""
-    kwargs = dict(cfg.dataset_kwargs)
-    if cfg.small:
-        kwargs = {"n_words": 8, "clips_per_word": 16, **kwargs}
-    return nc.audio.speech_dataset(progress=cfg.progress, **kwargs)
+    """The speech dataset the recognisers were trained on (``neurocompare.audio.speech_dataset``, cached).
+
+    ``neurocompare.audio.WORD_TASK`` (``SMALL_WORD_TASK`` in small mode): clips (clip, sample) at
+    16 kHz, speech at RMS 0.1 plus noise, train/test split by voice.
+    """
+    task = dict(nc.audio.SMALL_WORD_TASK if cfg.small else nc.audio.WORD_TASK)
+    data_seed = int(task.pop("data_seed", 0))
+    return nc.audio.speech_dataset(seed=data_seed, progress=cfg.progress, **task)
 
 
-def get_models(cfg: Config, data: Any) -> tuple[dict[str, nn.Module], dict[str, dict]]:
+def get_models(cfg: Config) -> tuple[dict[str, nn.Module], dict[str, dict]]:
     """Trained recognisers ``{'<kind>_s<seed>': model}`` (eval mode, CPU) and their info.
 
-    ``neurocompare.audio.train_word_recognizer`` trains each one on ``data`` (or reuses its
-    finished run folder ``OUT/models/<kind>_s<seed>``).
+    ``neurocompare.audio.train_word_recognizer`` trains each one (or reuses its finished run
+    folder ``MODELS/word_recognizer_<kind>_seed<seed>``, ``MODELS`` = ``cfg.models_dir``, default
+    ``OUT/models``; point it at ``runs`` to reuse the runs of ``neurocompare train``).
     """
     models, info = {}, {}
+    root = Path(cfg.models_dir) if cfg.models_dir else Path(cfg.out) / "models"
     for seed in cfg.seeds:
         for kind in cfg.kinds:
             name = f"{kind}_s{seed}"
             t0 = time.perf_counter()
-            model = nc.audio.train_word_recognizer(kind=kind, seed=seed, out_dir=Path(cfg.out) / "models" / name,
-                                                   dataset=data, small=cfg.small, **cfg.train_kwargs)
+            folder = root / f"word_recognizer_{kind}_seed{seed}"
+            model = nc.audio.train_word_recognizer(kind=kind, seed=seed, out_dir=folder, small=cfg.small,
+                                                   progress=cfg.progress)
             models[name] = model.cpu().eval()
-            info[name] = {"kind": kind, "seed": seed, "seconds": round(time.perf_counter() - t0, 1)}
+            info[name] = {"kind": kind, "seed": seed, "run": str(folder), "seconds": round(time.perf_counter() - t0, 1)}
     return models, info
 
 
-def untrained_twin(seed: int, n_classes: int) -> nn.Module:
+def untrained_twin(kind: str, seed: int, small: bool) -> nn.Module:
     """The same architecture with the seed's initial weights (what training started from)."""
-    return nc.audio.word_recognizer(num_classes=n_classes, seed=seed).cpu().eval()
+    tc = nc.audio.word_recognizer_config(kind, seed=seed, small=small)
+    return nc.build_model(tc.model, **{**tc.model_kwargs, "seed": tc.seed}).cpu().eval()
+
+
+def stage_layers(model: nn.Module) -> dict[str, str]:
+    """{stage: layer}: early ``cochleagram``, middle the middle conv block, late the last block, final ``logits``."""
+    blocks = [n for n in nc.list_layers(model) if n.startswith("block") and "." not in n]
+    return {"early": "cochleagram", "middle": blocks[len(blocks) // 2 - 1] if len(blocks) > 1 else blocks[0],
+            "late": blocks[-1], "final": "logits"}
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch: int = 64) -> np.ndarray:
@@ -155,7 +168,7 @@ def pick_clips(models: dict[str, nn.Module], data: Any, n: int, seed: int) -> np
 
 
 # ----------------------------------------------------------------------------- metamers
-def synthesize(name: str, model: nn.Module, clips: np.ndarray, labels: np.ndarray, ids: list[str], sr: int,
+def synthesize(name: str, model: nn.Module, layers: dict[str, str], clips: np.ndarray, labels: np.ndarray, ids: list[str], sr: int,
                cfg: Config, stamp_extra: dict) -> Any:
     """Metamers of ``clips`` at the four stages of ``model``, reused from ``OUT`` when finished."""
     out = Path(cfg.out)
@@ -176,7 +189,7 @@ def synthesize(name: str, model: nn.Module, clips: np.ndarray, labels: np.ndarra
                 state.unlink()
         except (OSError, ValueError, KeyError):
             state.unlink()
-    ds = nc.metamers.synthesize_metamers(model, LAYERS, torch.from_numpy(clips), labels=labels, image_ids=ids,
+    ds = nc.metamers.synthesize_metamers(model, layers, torch.from_numpy(clips), labels=labels, image_ids=ids,
                                          device=cfg.device, progress=cfg.progress, model_name=name, state=state,
                                          resume=True, **settings)
     ds.attrs["study_stamp"] = stamp
@@ -249,6 +262,11 @@ def _time_mean(a: torch.Tensor) -> torch.Tensor:
     return a.mean(-1).flatten(1) if a.dim() > 2 else a
 
 
+def ac_layers(model: nn.Module) -> list[str]:
+    """Every stage of a word recogniser: cochleagram, each block, pool, fc, logits."""
+    return [n for n in nc.list_layers(model) if "." not in n]
+
+
 def ac_scores(models: dict[str, nn.Module], cfg: Config) -> dict:
     """Per model and stage: median-over-components held-out r on the 165 sounds, with its splits."""
     import data_loaders.benchmarks  # noqa: F401  (registers the data-backed benchmarks)
@@ -260,10 +278,10 @@ def ac_scores(models: dict[str, nn.Module], cfg: Config) -> dict:
     x = torch.from_numpy(sounds.astype(np.float32))
     out = {}
     for name, model in models.items():
-        acts = nc.extract(model, x, list(AC_LAYERS), stimulus_ids=ids, reduce=_time_mean, preprocessing=None,
+        acts = nc.extract(model, x, ac_layers(model), stimulus_ids=ids, reduce=_time_mean, preprocessing=None,
                           batch_size=15, progress=False)
         per = {}
-        for layer in AC_LAYERS:
+        for layer in ac_layers(model):
             s = nc.score_responses({layer: acts[layer]}, bench, seed=0)
             per[layer] = {"value": float(s.raw), "error": float(s.raw_error), "per_split": [float(v) for v in s.per_split],
                           "n_features": int(acts[layer].sizes["unit"])}
@@ -277,7 +295,7 @@ def summarize_ac(scores: dict, info: dict[str, dict]) -> dict:
     for kind in sorted({v["kind"] for v in info.values()}):
         names = [n for n in info if info[n]["kind"] == kind]
         rows = {}
-        for layer in AC_LAYERS:
+        for layer in scores[names[0]]:
             tr = np.array([scores[n][layer]["per_split"] for n in names])
             un = np.array([scores[f"untrained_{n}"][layer]["per_split"] for n in names])
             d = (tr - un).ravel()
@@ -306,9 +324,11 @@ def run(cfg: Config) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     data = load_speech(cfg)
-    models, info = get_models(cfg, data)
+    models, info = get_models(cfg)
+    layers = stage_layers(next(iter(models.values())))
     sr = int(data.sr)
-    pick = pick_clips(models, data, cfg.n_clips, min(cfg.seeds))
+    first = {n: m for n, m in models.items() if info[n]["seed"] == min(cfg.seeds)}
+    pick = pick_clips(first, data, cfg.n_clips, min(cfg.seeds))  # more seeds later keep these clips
     clips = np.asarray(data.waveforms[pick], dtype=np.float32)
     labels = np.asarray(data.label[pick], dtype=np.int64)
     ids = [str(c) for c in np.asarray(data.clip_id)[pick]]
@@ -320,7 +340,7 @@ def run(cfg: Config) -> dict:
     for name, model in models.items():
         t0 = time.perf_counter()
         extra = {"model": name, "weights": _fingerprint(model)}
-        metamers[name] = synthesize(name, model, clips, labels, ids, sr, cfg, extra)
+        metamers[name] = synthesize(name, model, layers, clips, labels, ids, sr, cfg, extra)
         timings[name] = round(time.perf_counter() - t0, 1)
         validity[name] = nc.metamers.check_validity(model, metamers[name], null, n_null_pairs=cfg.n_null_pairs,
                                                     seed=min(cfg.seeds))
@@ -333,7 +353,7 @@ def run(cfg: Config) -> dict:
 
     ac, ac_summary = None, None
     if cfg.ac:
-        twins = {f"untrained_{n}": untrained_twin(info[n]["seed"], len(data.vocabulary)) for n in models}
+        twins = {f"untrained_{n}": untrained_twin(info[n]["kind"], info[n]["seed"], cfg.small) for n in models}
         ac = ac_scores({**models, **twins}, cfg)
         ac_summary = summarize_ac(ac, info)
 
@@ -353,9 +373,10 @@ def run(cfg: Config) -> dict:
         "data": f"speech_dataset {data!r}; held-out voices for the metamer clips and the null",
         "dataset_attrs": {k: v for k, v in getattr(data, "attrs", {}).items() if isinstance(v, (int, float, str))},
         "models": info,
-        "layers": LAYERS,
+        "layers": layers,
         "clip_ids": ids,
         "words": [vocab[i] for i in labels],
+        "vocabulary": vocab,
         "synthesis_seconds": timings,
         "relative_error_median": {n: {str(s): float(np.median(ds["relative_error"].values[i]))
                                       for i, s in enumerate(ds["stage"].values)} for n, ds in metamers.items()},
@@ -423,15 +444,16 @@ def plot_ac(ac_summary: dict):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.2, 3.0))
-    x = np.arange(len(AC_LAYERS))
-    un = np.mean([[r[layer]["untrained"] for layer in AC_LAYERS] for r in ac_summary.values()], axis=0)
-    un_sd = np.mean([[r[layer]["untrained_sd_splits"] for layer in AC_LAYERS] for r in ac_summary.values()], axis=0)
+    layers = list(next(iter(ac_summary.values())))
+    x = np.arange(len(layers))
+    un = np.mean([[r[layer]["untrained"] for layer in layers] for r in ac_summary.values()], axis=0)
+    un_sd = np.mean([[r[layer]["untrained_sd_splits"] for layer in layers] for r in ac_summary.values()], axis=0)
     ax.errorbar(x, un, yerr=un_sd, color="0.4", ls="--", marker="s", capsize=3, label="untrained twins")
     for k, (kind, rows) in enumerate(ac_summary.items()):
-        ax.errorbar(x + 0.06 * (k + 1), [rows[layer]["trained"] for layer in AC_LAYERS],
-                    yerr=[rows[layer]["trained_sd_splits"] for layer in AC_LAYERS], marker="o", capsize=3,
+        ax.errorbar(x + 0.06 * (k + 1), [rows[layer]["trained"] for layer in layers],
+                    yerr=[rows[layer]["trained_sd_splits"] for layer in layers], marker="o", capsize=3,
                     label=f"trained ({kind})")
-    ax.set_xticks(x, AC_LAYERS, rotation=30)
+    ax.set_xticks(x, layers, rotation=30)
     ax.set_ylabel("held-out r (median of\n6 AC components)")
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()

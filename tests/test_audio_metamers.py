@@ -144,3 +144,73 @@ def test_audio_metamer_files_keep_samples_and_rate(tmp_path):
     back = load_metamers(path)
     assert back["metamer"].dims == ("layer", "image", "sample") and back.attrs["sample_rate"] == 16000
     np.testing.assert_array_equal(back["metamer"].values, ds["metamer"].values)
+
+
+# ----------------------------------------------------------------------------- the study (analyses/audio_metamers.py)
+def _table(correct: np.ndarray, gens: list[str]):
+    """A recognizability-like table: correct (generator, judge, stage, image), judges = generators."""
+    import xarray as xr
+
+    return xr.Dataset({"correct": (("generator", "judge", "stage", "image"), correct)},
+                      coords={"generator": gens, "judge": gens, "stage": ["early", "late"]}, attrs={"chance": 0.1})
+
+
+def test_study_summary_averages_the_other_models_and_pairs_the_bootstrap():
+    from analyses.audio_metamers import Config, summarize
+
+    gens = ["standard_s0", "l2_s0"]
+    info = {"standard_s0": {"kind": "standard", "seed": 0}, "l2_s0": {"kind": "l2", "seed": 0}}
+    c = np.zeros((2, 2, 2, 4))
+    c[0, 1, 0] = [1, 1, 1, 0]  # l2 judging standard's early metamers: 3 of 4
+    c[0, 0] = 1.0              # the standard generator on its own metamers: all right
+    c[1, 0, 1] = [1, 1, 1, 1]  # standard judging l2's late metamers: 4 of 4
+    c[1, 0, 0, 3] = np.nan     # one invalid l2 early metamer
+    cfg = Config(kinds=("standard", "l2"), seeds=(0,), n_boot=500)
+    s = summarize(_table(c, gens), info, cfg)
+    assert s["standard"]["early"]["other_models"] == 0.75 and s["standard"]["early"]["generator_itself"] == 1.0
+    assert s["standard"]["late"]["other_models"] == 0.0
+    assert s["l2"]["late"]["other_models"] == 1.0 and s["l2"]["early"]["n_valid"] == 3
+    assert s["l2_minus_standard"]["late"]["difference"] == 1.0
+    assert s["l2_minus_standard"]["late"]["ci95"] == [1.0, 1.0] and s["l2_minus_standard"]["late"]["excludes_zero"]
+    assert s["l2_minus_standard"]["early"]["difference"] == pytest.approx(0.0 - 0.75)
+    lo, hi = s["standard"]["early"]["ci95"]
+    assert 0.0 <= lo <= 0.75 <= hi <= 1.0 and s["chance"] == 0.1
+
+
+def test_study_ac_summary_pairs_trained_and_untrained_splits():
+    from analyses.audio_metamers import summarize_ac
+
+    scores = {"standard_s0": {"block1": {"per_split": [0.5, 0.7]}},
+              "untrained_standard_s0": {"block1": {"per_split": [0.4, 0.4]}},
+              "standard_s1": {"block1": {"per_split": [0.6, 0.6]}},
+              "untrained_standard_s1": {"block1": {"per_split": [0.5, 0.7]}}}
+    info = {"standard_s0": {"kind": "standard", "seed": 0}, "standard_s1": {"kind": "standard", "seed": 1}}
+    row = summarize_ac(scores, info)["standard"]["block1"]
+    assert row["trained"] == pytest.approx(0.6) and row["untrained"] == pytest.approx(0.5)
+    # differences per split: 0.1, 0.3, 0.1, -0.1 -> mean 0.1, sd sqrt(((0)^2 + 0.2^2 + 0 + 0.2^2) / 3)
+    assert row["difference"] == pytest.approx(0.1)
+    assert row["difference_sd_splits"] == pytest.approx(np.sqrt(0.08 / 3))
+    assert row["per_seed_difference"] == pytest.approx([0.2, 0.0])
+
+
+@pytest.mark.slow
+def test_study_small_runs_end_to_end_and_reuses_its_work(tmp_path, data_root):
+    pytest.importorskip("espeakng_loader")
+    from analyses.audio_metamers import Config, run
+
+    cfg = Config(out=str(tmp_path), small=True, kinds=("standard", "l2"), data=str(data_root), n_boot=50).shrink()
+    res = run(cfg)
+    assert set(res["models"]) == {"standard_s0", "l2_s0"}
+    assert res["layers"]["early"] == "cochleagram" and res["layers"]["final"] == "logits"
+    for name in res["models"]:
+        ds = load_metamers(tmp_path / f"metamers_{name}.nc")
+        assert ds["metamer"].dims == ("layer", "image", "sample") and ds.attrs["sample_rate"] == 16000
+        assert list(ds["image_id"].values) == res["clip_ids"]
+        assert not (tmp_path / f"state_{name}.npz").exists()  # finished: the state is gone
+    assert set(res["auditory_cortex_summary"]["standard"]) >= {"cochleagram", "block1", "logits"}
+    for f in ("recognizability.png", "auditory_cortex.png", "cochleagrams.png", "listening.html", "results.jsonl"):
+        assert (tmp_path / f).is_file()
+    again = run(cfg)  # the models and metamers are reused, so the numbers repeat exactly
+    assert again["relative_error_median"] == res["relative_error_median"]
+    assert again["summary_valid"] == res["summary_valid"]
+    assert all(t < 5 for t in again["synthesis_seconds"].values())
