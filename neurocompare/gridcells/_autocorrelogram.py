@@ -46,8 +46,15 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
     u, ny, nx = arr.shape
     if u == 0:  # no units: an empty stack of autocorrelograms
         return np.zeros((0, 2 * ny - 1, 2 * nx - 1))
-    if u > _checks.CHUNK:
-        return np.concatenate([autocorrelogram(arr[i : i + _checks.CHUNK], min_overlap=min_overlap) for i in range(0, u, _checks.CHUNK)])
+    out = np.empty((u, 2 * ny - 1, 2 * nx - 1))
+    for i in range(0, u, _checks.CHUNK):  # chunks: bounded memory, temporaries that stay in cache
+        _autocorrelogram_chunk(arr[i : i + _checks.CHUNK], min_overlap, out[i : i + _checks.CHUNK])
+    return out[0] if single else out
+
+
+def _autocorrelogram_chunk(arr: np.ndarray, min_overlap: int, out: np.ndarray) -> None:
+    """Autocorrelograms of maps ``arr`` (unit, y, x) written into ``out`` (unit, 2y - 1, 2x - 1)."""
+    u, ny, nx = arr.shape
     plan = _fft_plan(ny, nx)
     valid = np.isfinite(arr)
     full = bool(valid.all())
@@ -77,7 +84,7 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
         n = np.rint(plan.xcorr(fm, fm))  # pairwise-valid bins per lag; once when masks are shared
         s1 = plan.xcorr(fx, fm)
         v1 = plan.xcorr(fx2, fm)
-    v1 = v1 * n
+    v1 *= n
     v1 -= s1 * s1  # n * sum(x^2) - (sum x)^2 of the first copy, per lag
     # The correlogram is point-symmetric (lag -l pairs the same bins as lag l), so only the lags
     # of the first y rows (the centre row included) are computed; the rest is their mirror image.
@@ -93,15 +100,13 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
     ok = (n >= min_overlap) & (v1 > scale) & (v2 > scale)
     denom = v1 * v2
     np.sqrt(np.clip(denom, 1e-300, None, out=denom), out=denom)
+    half = out[:, :ny]
     with np.errstate(invalid="ignore", divide="ignore"):
-        half = np.divide(cov, denom, out=cov)
+        np.divide(cov, denom, out=half)
     half[~ok] = np.nan
     np.clip(half, -1.0, 1.0, out=half)
-    r = np.empty((u, 2 * ny - 1, 2 * nx - 1))
-    r[:, :ny] = half
-    r[:, ny:] = half[:, ny - 2 :: -1, ::-1]
-    r[:, ny - 1, nx:] = half[:, ny - 1, nx - 2 :: -1]  # the centre row mirrors itself
-    return r[0] if single else r
+    out[:, ny:] = half[:, ny - 2 :: -1, ::-1]
+    out[:, ny - 1, nx:] = half[:, ny - 1, nx - 2 :: -1]  # the centre row mirrors itself
 
 
 # FFTs of a chunk of 64 small maps are too short to gain from threads on a shared machine
@@ -185,14 +190,14 @@ def crop_autocorrelogram(sacs: Any, map_shape: tuple[int, int], overlap: float =
     map_shape : (ny, nx) of the rate maps.
     """
     arr = np.asarray(sacs)
-    out = arr
+    keep = []
     for axis, n in zip((-2, -1), map_shape):
         size = arr.shape[axis]
-        keep = int(np.round(n * (1 + overlap)))
-        keep = keep - 1 if keep % 2 == 0 else keep
-        trim = max((size - keep) // 2, 0)
-        out = np.take(out, np.arange(trim, size - trim), axis=axis)
-    return out
+        k = int(np.round(n * (1 + overlap)))
+        k = k - 1 if k % 2 == 0 else k
+        trim = max((size - k) // 2, 0)
+        keep.append(slice(trim, size - trim))
+    return arr[..., keep[0], keep[1]].copy()  # one copy of the kept lags
 
 
 # ----------------------------------------------------------------------------------------------
