@@ -556,6 +556,12 @@ def table_cells(r: dict) -> list[str]:
             target, r.get("verdict") or "-", ", ".join(pct) or "-", f"{load[0]:.1f}" if load else "-"]
 
 
+def md_escape(text: str) -> str:
+    """``text`` on one line with the characters Markdown/MyST would interpret backslash-escaped ($ is math there)."""
+    text = " ".join(str(text).split())
+    return "".join("\\" + ch if ch in "\\`*_{}[]<#|~$" else ch for ch in text)
+
+
 def format_table(rows: list[dict], markdown: bool = False) -> str:
     """The results table (``TABLE_COLUMNS``) of the ``kind == 'row'`` entries of ``rows``.
 
@@ -565,7 +571,7 @@ def format_table(rows: list[dict], markdown: bool = False) -> str:
     """
     body = [table_cells(r) for r in rows if r.get("kind", "row") == "row"]
     if markdown:
-        esc = [[c.replace("|", "\\|") for c in cells] for cells in body]
+        esc = [[md_escape(c) for c in cells] for cells in body]
         lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
         return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in esc]) + "\n"
     widths = [max(len(h), *(len(c[i]) for c in body)) if body else len(h) for i, h in enumerate(TABLE_COLUMNS)]

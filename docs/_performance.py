@@ -50,13 +50,14 @@ def render(path: Path | None) -> str:
     if limits:
         out.append("Machine limits, measured by the same run:\n")
         for lim in limits:
-            out.append(f"- {lim.get('when', '')}: " + h.format_limits(lim).replace("\n", " ").strip())
+            out.append(f"- {lim.get('when', '')}: " + h.md_escape(h.format_limits(lim)))
         out.append("")
     commits = sorted({str(r.get("git_commit")) for r in table_rows if r.get("git_commit")})
     if commits:
         out.append(f"Code measured: commit(s) {', '.join(f'`{c}`' for c in commits)}.\n")
     out.append(h.format_table(table_rows, markdown=True))
-    notes = [f"- **{r.get('bench')}: {r.get('case')}**: {r['note']}" for r in table_rows if r.get("note")]
+    notes = [f"- **{h.md_escape(r.get('bench'))}: {h.md_escape(r.get('case'))}**: {h.md_escape(r['note'])}"
+             for r in table_rows if r.get("note")]
     if notes:
         out += ["", "Notes per row:", "", *notes]
     return "\n".join(out) + "\n"

@@ -209,6 +209,7 @@ def test_format_table_plain_and_markdown():
     assert cells == ["cka: N=10 (float32, 1 thr)", "500.0 ms", "pp 1.50 s", "3.00x", "3.00x", ">= 2x", "met", "50% GEMM", "1.2"]
     md = h.format_table([r, {"kind": "limits"}], markdown=True).splitlines()
     assert md[0] == "| " + " | ".join(h.TABLE_COLUMNS) + " |" and len(md) == 3  # limits entries are not rows
+    assert h.md_escape("a|b $x$ `c`\n*d* e_f") == "a\\|b \\$x\\$ \\`c\\` \\*d\\* e\\_f"
     text = h.format_table([r]).splitlines()
     assert text[0].startswith("workload") and "3.00x" in text[2]
 
