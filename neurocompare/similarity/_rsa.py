@@ -299,6 +299,13 @@ def _cpu_arrays(x: Any, y: Any, device: Any, float64: bool | None):
     from neurocompare.data import align
     from neurocompare.similarity._common import MIN_STIMULI, _to_2d, compute_dtype, resolve_device
 
+    if (type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2 and x.dtype == y.dtype
+            and x.dtype in (np.float64, np.float32) and x.shape[0] == y.shape[0] >= MIN_STIMULI):
+        dev = resolve_device(device, like=x)  # plain float arrays: nothing to align, convert or check here
+        dtype = compute_dtype(float64, x, dev)
+        if dev.type != "cpu" or dtype not in (torch.float64, torch.float32):
+            return None
+        return x, y, np.float64 if dtype == torch.float64 else np.float32
     if isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray):
         x, y = align(x, y)
     out = []

@@ -94,11 +94,10 @@ def _gram(m: np.ndarray, mu: np.ndarray, dtype: np.dtype, centre: bool):
         a = m if (m.flags.c_contiguous or m.flags.f_contiguous) else np.ascontiguousarray(m)
         g = a @ a.T
         raw = np.diagonal(g).copy()
-        g -= d * np.outer(mu, mu)
+        g -= (d * mu)[:, None] * mu[None, :]
         diag = np.diagonal(g)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if np.all(diag > 0) and np.all(raw <= RATIO_MAX * diag):
-                return g
+        if (diag > 0).all() and (raw <= RATIO_MAX * diag).all():
+            return g
         # the rows' means dominate their spread: centre explicitly (one copy)
     if centre:
         a = np.empty(m.shape, dtype=dtype)
@@ -111,12 +110,14 @@ def _gram(m: np.ndarray, mu: np.ndarray, dtype: np.dtype, centre: bool):
 def _rdm_condensed(m: np.ndarray, dtype: np.dtype, method: str):
     """Condensed correlation/cosine RDM (m,) of the rows of m in ``dtype``, or None if this path is unsure."""
     mu = _row_stats(m, dtype)
-    if mu is None or np.unique(mu).size < mu.size:  # non-finite values, or possibly duplicated rows
+    if mu is None:  # non-finite values
         return None
-    with np.errstate(over="ignore", invalid="ignore"):
-        g = _gram(m, mu, dtype, centre=method == "correlation")
+    sorted_mu = np.sort(mu)
+    if (sorted_mu[1:] == sorted_mu[:-1]).any():  # possibly duplicated rows
+        return None
+    g = _gram(m, mu, dtype, centre=method == "correlation")
     diag = np.diagonal(g).copy()
-    if not (np.all(diag > _TINY[dtype]) and np.all(diag < _HUGE[dtype]) and np.isfinite(diag).all()):
+    if not ((diag > _TINY[dtype]).all() and (diag < _HUGE[dtype]).all()):  # NaN fails both
         return None  # zero-variance rows, underflow or overflow: the general path rescales or refuses
     inv = 1.0 / np.sqrt(diag)
     g *= inv[:, None]
@@ -126,6 +127,14 @@ def _rdm_condensed(m: np.ndarray, dtype: np.dtype, method: str):
     np.subtract(1.0, v, out=v)
     np.clip(v, 0.0, 2.0, out=v)
     return v
+
+
+@functools.lru_cache(maxsize=4)
+def _centred_arange(m: int) -> np.ndarray:
+    """``0 .. m-1`` minus its mean (float64, read-only, cached: the ranks of untied values)."""
+    r = np.arange(m, dtype=np.float64) - (m - 1) / 2.0
+    r.setflags(write=False)
+    return r
 
 
 def _centred_ranks(v: np.ndarray) -> np.ndarray:
@@ -139,7 +148,7 @@ def _centred_ranks(v: np.ndarray) -> np.ndarray:
     del s
     r = np.empty(m, dtype=np.float64)
     if new.all():
-        r[order] = np.arange(m, dtype=np.float64) - (m - 1) / 2.0
+        r[order] = _centred_arange(m) if m <= 1 << 22 else np.arange(m, dtype=np.float64) - (m - 1) / 2.0
         return r
     starts = np.flatnonzero(new)
     counts = np.diff(np.append(starts, m))
@@ -179,10 +188,9 @@ def fast_rsa(mx: np.ndarray, my: np.ndarray, *, dtype: Any, rdm_method: str, com
     compare : {'spearman', 'pearson'}
     """
     dtype = np.dtype(dtype)
-    vx = _rdm_condensed(mx, dtype, rdm_method)
-    if vx is None:
-        return None
-    vy = _rdm_condensed(my, dtype, rdm_method)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # overflow is detected, and handed on
+        vx = _rdm_condensed(mx, dtype, rdm_method)
+        vy = None if vx is None else _rdm_condensed(my, dtype, rdm_method)
     if vy is None:
         return None
     return spearman_vectors(vx, vy) if compare == "spearman" else pearson_vectors(vx, vy)
