@@ -8,8 +8,8 @@ how much the model's invariances are shared (Feather et al. 2023).
 =======================  ==================================================================
 module (private)         what
 =======================  ==================================================================
-``_synthesis``           :class:`MetamerSynthesis`, :func:`synthesize_metamers`,
-                         :func:`relative_error`
+``_synthesis``           :class:`MetamerSynthesis`, :func:`synthesize_metamers`
+``_loss``                :func:`relative_error` (the objective)
 ``_config``              :class:`MetamerConfig` (settings), the Feather, Adam and adaptive
                          update rules
 ``_state``               the resumable synthesis state (plain arrays, no pickle)
@@ -104,7 +104,8 @@ from neurocompare.metamers._psychophysics import (
     summarize_responses,
 )
 from neurocompare.metamers._recognizability import recognizability
-from neurocompare.metamers._synthesis import MetamerSynthesis, relative_error, synthesize_metamers
+from neurocompare.metamers._loss import relative_error
+from neurocompare.metamers._synthesis import MetamerSynthesis, synthesize_metamers
 from neurocompare.metamers._validity import check_validity, predict_labels, spearman_rows
 
 __all__ = [

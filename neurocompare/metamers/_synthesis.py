@@ -41,7 +41,6 @@ from neurocompare.metamers._checks import (
 )
 from neurocompare.metamers._config import (
     COLLAPSED,
-    EPS,
     MetamerConfig,
     adam_step,
     adapt_length,
@@ -57,37 +56,10 @@ from neurocompare.metamers._layers import (
     resolve_stages,
     surrogate_modules,
 )
+from neurocompare.metamers._loss import relative_error
 from neurocompare.metamers._state import restore_synthesis, synthesis_state
 
-__all__ = ["MetamerSynthesis", "synthesize_metamers", "relative_error"]
-
-
-def relative_error(activation: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-row relative error ``‖a − t‖₂ / ‖t‖₂`` between activations and targets.
-
-    Parameters
-    ----------
-    activation, target : torch.Tensor, shape (n, ...)
-        Row i of each is one image's activations at a layer (any trailing shape).
-
-    Returns
-    -------
-    torch.Tensor, shape (n,)
-        The denominator is clamped at 1e-12, so an all-zero target gives a large, finite error.
-
-    Raises
-    ------
-    ValueError
-        If the two shapes differ.
-    """
-    if activation.shape != target.shape:
-        raise ValueError(
-            f"relative_error() needs activations and targets of the same shape; got "
-            f"{tuple(activation.shape)} and {tuple(target.shape)}."
-        )
-    a = activation.reshape(activation.shape[0], -1)
-    t = target.reshape(target.shape[0], -1)
-    return (a - t).norm(dim=1) / t.norm(dim=1).clamp_min(EPS)
+__all__ = ["MetamerSynthesis", "synthesize_metamers"]
 
 
 class MetamerSynthesis:
@@ -260,8 +232,22 @@ class MetamerSynthesis:
             return torch.tensor(te, device=self.device, dtype=like.dtype)[rows % self.n_images]
         return torch.full_like(like, te)
 
-    def _target_rows(self, rows: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """For each layer, (positions within ``rows``, target activations) of its rows."""
+    def _rows(self, t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """``t[rows]``; ``t`` itself (no copy) when ``rows`` are all rows (``nonzero`` lists them in order)."""
+        return t if rows.numel() == t.shape[0] else t[rows]
+
+    def _set_rows(self, name: str, rows: torch.Tensor, value: torch.Tensor) -> None:
+        """``self.<name>[rows] = value``; a rebinding (no scatter) when ``rows`` are all rows."""
+        if rows.numel() == getattr(self, name).shape[0]:
+            setattr(self, name, value)
+        else:
+            getattr(self, name)[rows] = value
+
+    def _target_rows(self, rows: torch.Tensor) -> dict[str, tuple[Any, torch.Tensor]]:
+        """For each layer, (positions within ``rows``, target activations) of its rows (slices when all rows)."""
+        if rows.numel() == self._x.shape[0]:
+            n = self.n_images
+            return {name: (slice(li * n, (li + 1) * n), self._targets[name]) for li, name in enumerate(self.layers)}
         out = {}
         layer_idx = self._layer_of_row[rows]
         for li, name in enumerate(self.layers):
@@ -284,7 +270,7 @@ class MetamerSynthesis:
             fake[relu].mask = m
 
     def _loss_and_grad(self, hooks: LayerHooks, rows: torch.Tensor, need_grad: bool = True):
-        x = self._x[rows].detach().requires_grad_(need_grad)
+        x = self._rows(self._x, rows).detach().requires_grad_(need_grad)
         with torch.set_grad_enabled(need_grad):
             acts = hooks.run(x)
             err = torch.empty(rows.numel(), device=self.device)
@@ -332,22 +318,24 @@ class MetamerSynthesis:
 
     def _step(self, rows: torch.Tensor, grad: torch.Tensor, it: int, err: torch.Tensor) -> None:
         cfg = self.config
+        x = self._rows(self._x, rows)
         if cfg.method == "feather":
-            x = feather_step(self._x[rows], grad, it, cfg)
+            x = feather_step(x, grad, it, cfg)
         elif cfg.method == "adaptive":
-            prev = self._loss_hist[-1][rows] if self._loss_hist else torch.full_like(err, float("nan"))
-            length = adapt_length(self._len[rows], err, prev)
+            prev = self._rows(self._loss_hist[-1], rows) if self._loss_hist else torch.full_like(err, float("nan"))
+            length = adapt_length(self._rows(self._len, rows), err, prev)
             if cfg.restarts:
                 length = self._restart_stalled(rows, err, length)
-            self._len[rows] = length
-            x = normalized_step(self._x[rows], grad, length)
+            self._set_rows("_len", rows, length)
+            x = normalized_step(x, grad, length)
         else:
-            x, self._m[rows], self._v[rows] = adam_step(
-                self._x[rows], grad, self._m[rows], self._v[rows], self._t[rows], cfg.lr
-            )
+            x, m, v = adam_step(x, grad, self._rows(self._m, rows), self._rows(self._v, rows), self._rows(self._t, rows),
+                                cfg.lr)
+            self._set_rows("_m", rows, m)
+            self._set_rows("_v", rows, v)
         if cfg.pixel_range is not None:
             x = x.clamp(*cfg.pixel_range)
-        self._x[rows] = x.detach()
+        self._set_rows("_x", rows, x.detach())
         self._t[rows] += 1
 
     def _restart_stalled(self, rows: torch.Tensor, err: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
@@ -426,7 +414,9 @@ class MetamerSynthesis:
                         self._check_dependence(grad, rows)
                     err_k[rows] = err
                     go = ~self._stop_rule(rows, err)
-                    if go.any():
+                    if bool(go.all()):
+                        self._step(rows, grad, self._n_iter, err)
+                    elif bool(go.any()):
                         self._step(rows[go], grad[go], self._n_iter, err[go])
                 self._checked = True
                 self._loss_hist.append(err_k)
