@@ -77,7 +77,7 @@ def _decimation(factor: int, n_padded: int, sr: float, env_sr: float, bins: int)
     return max(d for d in _divisors(factor) if d == 1 or (n_padded // d >= bins and sr / d >= 2 * width_hz + env_sr))
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=8)
 def _plan(n_samples: int, sr: float, env_sr: float, bank: tuple, envelope_decimation: int | None) -> _Plan:
     factor = round(sr / env_sr)
     n_padded = -(-n_samples // factor) * factor
@@ -106,9 +106,9 @@ def _plan(n_samples: int, sr: float, env_sr: float, bank: tuple, envelope_decima
     windows = tuple(n_padded // m for m in decimations)
     index = np.concatenate([(first[ch, None] + np.arange(w)[None, :]).ravel() for ch, w in zip(members, windows)])
     n_spectrum = max(n_bins, int(index.max()) + 1)
-    extended = np.zeros((n_channels, n_spectrum))
-    extended[:, :n_bins] = gains * weights
     rows = np.concatenate([np.repeat(ch, w) for ch, w in zip(members, windows)])
+    inside = index < n_bins  # windows of the top channels run past Nyquist: gain 0 there
+    window_gains = np.where(inside, gains[rows, np.minimum(index, n_bins - 1)] * weights[np.minimum(index, n_bins - 1)], 0.0)
     order = np.argsort(np.concatenate(members))
     n_frames = n_padded // factor
     freqs = np.arange(n_frames // 2 + 1) * (env_sr / n_frames)
@@ -116,7 +116,7 @@ def _plan(n_samples: int, sr: float, env_sr: float, bank: tuple, envelope_decima
     ramp = np.clip((freqs - nyquist / 2) / (nyquist / 2), 0.0, 1.0)
     taper = np.where(freqs >= nyquist, 0.0, np.cos(0.5 * np.pi * ramp) ** 2)
     return _Plan(n_padded, n_frames, decimations, tuple(len(ch) for ch in members), windows, n_spectrum,
-                 index, extended[rows, index], order, taper)
+                 index, window_gains, order, taper)
 
 
 class _ClippedPower(torch.autograd.Function):

@@ -141,7 +141,7 @@ def _layout(n_bands: int, low: float, high: float, s: int) -> tuple[np.ndarray, 
     return centres, s * step
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=4)  # (n_channels, n_samples // 2 + 1) float64 each: keep few
 def _bank(n_samples: int, sr: float, n_bands: int, low: float, high: float, s: int) -> np.ndarray:
     freqs = np.arange(n_samples // 2 + 1) * (sr / n_samples)
     erb = freq_to_erb(freqs)
