@@ -65,7 +65,9 @@ class _Engine:
     in ``wavegen.c`` is a function-level static, and resonator and Klatt states carry over), so
     the same word spoken twice in one process differs. Loading the library, speaking one
     utterance and unloading it (``dlclose``) starts every utterance from the same state: the
-    output depends only on (text, voice, rate, pitch). It costs about 10 ms per utterance.
+    output depends only on (text, voice, rate, pitch). It costs about 10 ms per utterance. The
+    noise sources (breath, Klatt voices) are seeded each time through ``espeak_ng_SetRandSeed`` and
+    libc's ``srand`` (which resets the process-wide ``rand()`` sequence of any other C code).
     """
 
     def __init__(self) -> None:
