@@ -20,6 +20,11 @@ CONSTRAINTS="$(mktemp)"
 trap 'rm -f "$CONSTRAINTS"' EXIT
 echo "torch==2.13.0" > "$CONSTRAINTS"
 
+# Not here: the Brain-Score PLS protocol (bench_regression, bench_score) is sklearn's PLSRegression
+# in the system Python (scikit-learn 1.9.1), not the brainscore package, which pins old
+# dependencies; cka-pytorch is installed without its dependencies (lightning), because the bench
+# loads its two kernel files directly; lightly without torchvision (only CUDA wheels of it are
+# reachable here; bench_training replaces the torchvision imports its loss never uses).
 # name | pip arguments | check (python code that must run without error in the venv)
 PEERS=(
   "rsatoolbox|rsatoolbox==0.3.2|import rsatoolbox; from importlib.metadata import version as v; assert v('rsatoolbox') == '0.3.2'"
