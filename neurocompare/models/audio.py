@@ -100,17 +100,20 @@ def word_recognizer(
 
     Layers (``neurocompare.list_layers``), for a 1 s clip at 16 kHz and the default widths:
 
-    ============== ========================================================== =====================
-    name           operation                                                  output dims
-    ============== ========================================================== =====================
-    cochleagram    :class:`~neurocompare.audio.Cochleagram` (ERB half-cosine, (batch, 1, 105, 200)
-                   200 Hz envelopes, power 0.3); no parameters
-    block1..4      conv 3×3 (stride 2 in block1) – batch norm – ReLU –       (batch, 16, 26, 50),
-                   2×2 max pool                                               ... (batch, 128, 3, 6)
-    pool           average over time, flattened (channel × frequency)         (batch, 384)
-    fc             linear – ReLU                                              (batch, hidden)
-    logits         linear                                                     (batch, num_classes)
-    ============== ========================================================== =====================
+    ============ ================================================ ===========================
+    name         operation                                        output dims
+    ============ ================================================ ===========================
+    cochleagram  :class:`~neurocompare.audio.Cochleagram`         (batch, 1, 105, 200)
+    block1       conv 3×3 stride 2, batch norm, ReLU, max pool 2  (batch, 16, 26, 50)
+    block2       conv 3×3, batch norm, ReLU, max pool 2           (batch, 32, 13, 25)
+    block3       conv 3×3, batch norm, ReLU, max pool 2           (batch, 64, 6, 12)
+    block4       conv 3×3, batch norm, ReLU, max pool 2           (batch, 128, 3, 6)
+    pool         average over time, flattened (channel × freq)    (batch, 384)
+    fc           linear, ReLU                                     (batch, hidden)
+    logits       linear                                           (batch, num_classes)
+    ============ ================================================ ===========================
+
+    The cochleagram (ERB half-cosine filters, 200 Hz envelopes, power 0.3) has no parameters.
 
     Parameters
     ----------
