@@ -556,6 +556,19 @@ def table_cells(r: dict) -> list[str]:
             target, r.get("verdict") or "-", ", ".join(pct) or "-", f"{load[0]:.1f}" if load else "-"]
 
 
+def latest_rows(rows: list[dict]) -> list[dict]:
+    """The ``kind == 'row'`` entries, keeping only the last of each (bench, case, peer, precision, threads).
+
+    A results file that a bench was re-run into keeps its old rows; the table shows the newest, in
+    the place where its key first appeared.
+    """
+    latest: dict[tuple, dict] = {}
+    for r in rows:
+        if r.get("kind", "row") == "row":
+            latest[(r.get("bench"), r.get("case"), r.get("peer_name"), r.get("precision"), r.get("threads"))] = r
+    return list(latest.values())
+
+
 def md_escape(text: str) -> str:
     """``text`` on one line with the characters Markdown/MyST would interpret backslash-escaped ($ is math there)."""
     text = " ".join(str(text).split())

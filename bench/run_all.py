@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.table is not None:
         if not args.table.exists():
             ap.error(f"--table {args.table}: no such file; results live in {HERE / 'results'}")
-        print(h.format_table(h.read_rows(args.table)), end="")
+        print(h.format_table(h.latest_rows(h.read_rows(args.table))), end="")
         return 0
     if args.threads < 1:
         ap.error(f"--threads must be >= 1; got {args.threads}")

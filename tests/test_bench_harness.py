@@ -299,3 +299,9 @@ def test_best_of_keeps_the_fastest_round_and_skips_failures():
     assert h.best_of([c]) is c
     with pytest.raises(ValueError, match="at least one"):
         h.best_of([])
+
+
+def test_latest_rows_keeps_the_newest_of_each_workload_in_first_place():
+    rows = [{"kind": "limits"}, {"bench": "a", "case": "1", "v": 1}, {"bench": "b", "case": "1", "v": 2},
+            {"bench": "a", "case": "1", "v": 3}, {"bench": "a", "case": "1", "peer_name": "p", "v": 4}]
+    assert [r["v"] for r in h.latest_rows(rows)] == [3, 2, 4]
