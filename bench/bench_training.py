@@ -16,7 +16,7 @@ Each side runs in a fresh process at the same thread count and is measured by
 
 Usage::
 
-    python bench/bench_training.py                       # batch 128, 32x32, 3 timed steps
+    python bench/bench_training.py                       # batch 128, 32x32, 2 timed steps x 2 rounds
     python bench/bench_training.py --small               # batch 64, 2 timed steps
     python bench/bench_training.py --batch-size 128 --image-size 32 --steps 5 --threads 2
 
@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--steps", type=int, default=3, help="timed training steps (best and median are kept)")
+    p.add_argument("--steps", type=int, default=2, help="timed training steps per round (best and median are kept)")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="threads of both sides (default 1)")
     p.add_argument("--loss-reps", type=int, default=50)
