@@ -20,6 +20,7 @@ Usage::
     python bench/bench_extract.py                 # 1024 images 64 x 64, 3 repeats
     python bench/bench_extract.py --small         # 256 images
     python bench/bench_extract.py --threads 1 --repeats 5
+    python bench/bench_extract.py --device cuda   # model on the GPU, activations stored on the CPU
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _combine(measures: list[dict]) -> dict:
             "repeats": len(measures), "value": None}
 
 
-def worker(n: int, size: int, batch_size: int, repeats: int) -> None:
+def worker(n: int, size: int, batch_size: int, repeats: int, device: str = "cpu") -> None:
     """Time plain forward, plain hooks and ``extract`` on every case, alternating; emit {case: {side: measure}}."""
     import torch
 
@@ -65,13 +66,15 @@ def worker(n: int, size: int, batch_size: int, repeats: int) -> None:
     from neurocompare.activations import extract
     from neurocompare.models import build_model
 
-    model = build_model("convnet_medium", seed=0).eval()
+    dev = torch.device(device)
+    model = build_model("convnet_medium", seed=0).eval().to(dev)
     x = torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(0))
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
 
     def plain():
         with torch.no_grad():
             for i in range(0, n, batch_size):
-                model(x[i : i + batch_size])
+                model(x[i : i + batch_size].to(dev))
 
     def hooks(layers, reduce):
         store = {name: [] for name in layers}
@@ -93,7 +96,8 @@ def worker(n: int, size: int, batch_size: int, repeats: int) -> None:
         return {name: torch.cat(v).numpy() for name, v in store.items()}
 
     def ours(layers, reduce):
-        return extract(model, x, layers, batch_size=batch_size, reduce=reduce, progress=False, memory_budget=None)
+        return extract(model, x, layers, batch_size=batch_size, device=dev, reduce=reduce, progress=False,
+                       memory_budget=None)
 
     out = {}
     for case, (layers, reduce) in CASES.items():
@@ -103,7 +107,7 @@ def worker(n: int, size: int, batch_size: int, repeats: int) -> None:
         got = {k: [] for k in sides}
         for _ in range(repeats):
             for k, fn in sides.items():
-                got[k].append(h.timed(fn, repeats=1, warmup=0))
+                got[k].append(h.timed(fn, repeats=1, warmup=0, sync=sync))
         out[case] = {k: _combine(v) for k, v in got.items()}
     h.emit(out)
 
@@ -116,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--size", type=int, default=64, help="image side")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3, help="alternating rounds (best is kept)")
+    ap.add_argument("--device", default="cpu", help="where the model runs (e.g. cuda); outputs are stored on the CPU")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)
     return ap
@@ -126,11 +131,11 @@ def run(argv: list[str] | None = None) -> list[dict]:
     args = _parser().parse_args(argv)
     n = SIZES["small" if args.small else "full"]
     res = h.run_peer(sys.executable, __file__, ["--worker", "--n", n, "--size", args.size, "--batch-size",
-                     args.batch_size, "--repeats", args.repeats], threads=args.threads)
+                     args.batch_size, "--repeats", args.repeats, "--device", args.device], threads=args.threads)
     common = dict(bench="extract", precision="float32", threads=args.threads)
     rows = []
     for case, (layers, reduce) in CASES.items():
-        label = f"{case}, {n} images {args.size}x{args.size}, batch {args.batch_size}"
+        label = f"{case}, {n} images {args.size}x{args.size}, batch {args.batch_size}" + (f", {args.device}" if args.device != "cpu" else "")
         if res.get("status") != "ok":
             rows.append(h.row(case=label, ours=None, note=f"worker {res.get('status')}: {res.get('detail', '')[-300:]}", **common))
             continue
@@ -145,7 +150,7 @@ def run(argv: list[str] | None = None) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.worker:
-        worker(args.n, args.size, args.batch_size, args.repeats)
+        worker(args.n, args.size, args.batch_size, args.repeats, args.device)
         return 0
     rows = run(argv)
     print(h.format_table(rows), end="")

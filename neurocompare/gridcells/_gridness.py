@@ -12,9 +12,12 @@
     map); the "correlation" is DeepMind's: covariance of the ring with its rotation around the
     unrotated ring's mean, divided by the unrotated ring's variance (+1e-5).
 
-Rotations use precomputed bilinear-interpolation indices shared by all maps (no per-map image
-rotation), and ring sums come from cumulative sums over bins sorted by distance, so hundreds of maps
-are scored in well under a second. A fixed threshold (0.3) is not a significance test: use
+Rotations use precomputed bilinear-interpolation weights shared by all maps (one sparse product
+rotates a chunk of maps by all five angles; no per-map image rotation), and ring sums come from
+cumulative sums over bins sorted by distance. An autocorrelogram is point-symmetric, so when the
+input is exactly so (ours always are) only one bin of each pair (p, -p) is scored and the sums are
+doubled: the same numbers as the whole ring, for half the work. Hundreds of maps take well under a
+second. A fixed threshold (0.3) is not a significance test: use
 :func:`gridness_shuffle_threshold`.
 
 References
