@@ -24,7 +24,7 @@ JOBS = {
     "Predictivity and noise ceilings": ["predictivity"],
     "Datasets": ["datasets"],
     "Training": ["ssl_vs_supervised", "neural_alignment", "colored_mnist"],
-    "Model metamers": ["model_metamers"],
+    "Model metamers": ["model_metamers", "audio_metamers"],
     "Grid cells": ["grid_cells"],
 }
 
