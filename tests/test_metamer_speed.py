@@ -220,3 +220,79 @@ def test_setting_errors():
         MetamerSynthesis(small_net(), "fc", x0, method="adaptive", surrogate_steps=3, restarts=1, progress=False)
     with pytest.raises(ValueError, match="method"):
         MetamerSynthesis(small_net(), "fc", x0, method="bold", progress=False)
+
+
+# ----------------------------------------------------------------------------- batch-norm folding
+def conv_bn_net(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    net = nn.Sequential(OrderedDict(conv=nn.Conv2d(1, 4, 3, padding=1), bn=nn.BatchNorm2d(4), relu=nn.ReLU(),
+                                    conv2=nn.Conv2d(4, 2, 3, bias=False), bn2=nn.BatchNorm2d(2), flat=nn.Flatten()))
+    with torch.no_grad():  # non-trivial running statistics and affine parameters
+        for bn in (net.bn, net.bn2):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.2, 0.2)
+    return net.eval()
+
+
+class _Residual(nn.Module):
+    """bn(conv(x)) + conv(x): the convolution's output is used twice, so folding would change the result."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)
+        with torch.no_grad():
+            self.bn.running_var.fill_(4.0)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return self.bn(y) + y
+
+
+def test_folded_batchnorm_gives_the_same_layers_and_restores_the_modules():
+    from neurocompare.metamers._fold import foldable_pairs, folded_batchnorm
+
+    net, x = conv_bn_net(), images(3)
+    assert foldable_pairs(net, x[:1], ["flat"]) == [("conv", "bn"), ("conv2", "bn2")]
+    assert foldable_pairs(net, x[:1], ["conv", "flat"]) == [("conv2", "bn2")]  # a requested conv keeps its output
+    params = [p.detach().clone() for p in net.parameters()]
+    with torch.no_grad():
+        want = net(x)
+        with folded_batchnorm(net, ["relu", "flat"], x[:1]) as pairs:
+            got = net(x)
+            assert "forward" in vars(net.conv) and "forward" in vars(net.bn)
+    assert pairs == [("conv", "bn"), ("conv2", "bn2")]
+    # folding reorders float32 arithmetic only: a few eps of the output's scale
+    torch.testing.assert_close(got, want, atol=64 * EPS32 * float(want.abs().max()), rtol=0)
+    assert "forward" not in vars(net.conv) and "forward" not in vars(net.bn)
+    for p, q in zip(params, net.parameters()):
+        torch.testing.assert_close(p, q, atol=0, rtol=0)
+    net.bn.train()  # batch statistics: not foldable
+    assert foldable_pairs(net, x[:1], ["flat"]) == [("conv2", "bn2")]
+
+
+def test_folding_is_refused_when_the_probe_disagrees():
+    from neurocompare.metamers._fold import foldable_pairs, folded_batchnorm
+
+    net = nn.Sequential(OrderedDict(res=_Residual(), flat=nn.Flatten())).eval()
+    x = images(2)
+    assert foldable_pairs(net, x[:1], ["flat"]) == [("res.conv", "res.bn")]  # looks like a pair ...
+    with torch.no_grad():
+        want = net(x)
+        with folded_batchnorm(net, ["flat"], x[:1]) as pairs:
+            got = net(x)
+    assert pairs == []  # ... but the probe shows the output changes: nothing folded
+    torch.testing.assert_close(got, want, atol=0, rtol=0)
+
+
+def test_synthesis_with_and_without_folding_agree():
+    net, x0 = conv_bn_net(), images(2)
+    cfg = dict(method="adaptive", max_iter=25, surrogate_steps=5, progress=False)
+    a = MetamerSynthesis(net, ["relu", "flat"], x0, **cfg).synthesize()
+    b = MetamerSynthesis(net, ["relu", "flat"], x0, fold_batchnorm=False, **cfg).synthesize()
+    # the same steps up to float32 rounding of the folded weights, amplified by the adaptive lengths
+    torch.testing.assert_close(a.metamers, b.metamers, atol=1e-3, rtol=0)
+    assert float(a.relative_error.max()) < 0.05 and float(b.relative_error.max()) < 0.05
+    with pytest.raises(ValueError, match="'fold_batchnorm' parameter must be True or False"):
+        MetamerSynthesis(net, "flat", x0, fold_batchnorm="yes", progress=False)

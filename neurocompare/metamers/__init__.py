@@ -13,6 +13,7 @@ module (private)         what
 ``_config``              :class:`MetamerConfig` (settings), the Feather, Adam and adaptive
                          update rules
 ``_state``               the resumable synthesis state (plain arrays, no pickle)
+``_fold``                eval batch norms folded into their convolutions while synthesising
 ``_validity``            :func:`check_validity`, :func:`predict_labels`, :func:`spearman_rows`
 ``_recognizability``     :func:`recognizability` (generator × judge × stage accuracy table)
 ``_io``                  :func:`save_metamers`, :func:`load_metamers` (NetCDF + JSON; resumable

@@ -75,6 +75,11 @@ class MetamerConfig:
         identity (forward values unchanged), so units that are off still receive gradient. Only
         the rows of that layer are affected; layers with no ReLU before them are left as they are
         (an error if no layer has one). ReLUs called as ``F.relu`` are invisible to hooks.
+    fold_batchnorm : bool
+        While synthesising, run each eval-mode ``nn.BatchNorm1d/2d/3d`` that takes a
+        convolution's output as part of that convolution (folded weights, no parameter changed;
+        same values to float32 rounding, one kernel instead of three forward and backward), when
+        a probe pass proves the pair safe (see ``neurocompare.metamers._fold``). Default True.
     init_mean, init_std : float
         Initial noise N(init_mean, init_std²), clipped to ``pixel_range`` (Feather: 0.5, 0.05).
     pixel_range : (float, float) or None
@@ -98,6 +103,7 @@ class MetamerConfig:
     surrogate_steps: int = 0
     restarts: int = 0
     fake_relu: bool = False
+    fold_batchnorm: bool = True
     init_mean: float = 0.5
     init_std: float = 0.05
     pixel_range: tuple[float, float] | None = (0.0, 1.0)
@@ -140,6 +146,8 @@ class MetamerConfig:
                 f"(got method={self.method!r}, target_error={self.target_error!r}, "
                 f"surrogate_steps={self.surrogate_steps!r}). Set them, or restarts=0."
             )
+        if not isinstance(self.fold_batchnorm, bool):
+            raise ValueError(f"The 'fold_batchnorm' parameter must be True or False; got {self.fold_batchnorm!r}.")
         if self.tol is not None and (not isinstance(self.tol, (int, float)) or self.tol < 0):
             raise ValueError(f"The 'tol' parameter must be None or a number >= 0; got {self.tol!r}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):

@@ -16,6 +16,7 @@ References
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -47,6 +48,7 @@ from neurocompare.metamers._config import (
     feather_step,
     normalized_step,
 )
+from neurocompare.metamers._fold import folded_batchnorm
 from neurocompare.metamers._io import metamer_dataset, read_state, run_with_checkpoints, write_state
 from neurocompare.metamers._layers import (
     FakeReLU,
@@ -87,8 +89,8 @@ class MetamerSynthesis:
         tqdm progress bar (``neurocompare.set_options(progress=False)`` silences it).
     **config
         Fields of :class:`MetamerConfig` (method, n_rounds, steps_per_round, step_size, lr,
-        max_iter, tol, window, target_error, surrogate_steps, restarts, fake_relu, init_mean,
-        init_std, pixel_range, seed,
+        max_iter, tol, window, target_error, surrogate_steps, restarts, fake_relu, fold_batchnorm,
+        init_mean, init_std, pixel_range, seed,
         batch_size).
 
     Attributes (properties)
@@ -180,7 +182,7 @@ class MetamerSynthesis:
             # ReLUs and max-pools that get straight-through gradients in each row's first steps
             self._surrogates = surrogate_modules(self.model, self.layers, order) if cfg.surrogate_steps else []
             bs = self._rows_per_batch(self.n_images)
-            with self._hooks() as hooks, torch.no_grad():
+            with self._folded(), self._hooks() as hooks, torch.no_grad():
                 targets = [hooks.run(self.originals[start : start + bs]) for start in range(0, self.n_images, bs)]
             self._targets = {n: torch.cat([t[n] for t in targets]).detach() for n in self.layers}
         # initial noise from a private CPU generator (torch_generator(seed) is the stream of
@@ -203,6 +205,12 @@ class MetamerSynthesis:
         self._checked = False
 
     # ------------------------------------------------------------------ internals
+    def _folded(self) -> Any:
+        """Eval batch norms folded into their convolutions (``fold_batchnorm``), else nothing."""
+        if not self.config.fold_batchnorm:
+            return contextlib.nullcontext()
+        return folded_batchnorm(self.model, self.layers, self.originals[:1])
+
     def _rows_per_batch(self, n: int) -> int:
         return n if self.config.batch_size is None else min(n, self.config.batch_size)
 
@@ -393,7 +401,7 @@ class MetamerSynthesis:
         bs = self._rows_per_batch(n_rows)
         fake = {relu: FakeReLU() for relu in dict.fromkeys(self._relu_for.values())}
         sur = {name: Surrogate() for name in self._surrogates}
-        with eval_mode(self.model), self._hooks(fake, sur) as hooks:
+        with eval_mode(self.model), self._folded(), self._hooks(fake, sur) as hooks:
             bar = tqdm(
                 total=remaining,
                 desc=f"metamers ({n_rows} = {len(self.layers)} layers × {self.n_images} images)",
@@ -432,7 +440,7 @@ class MetamerSynthesis:
         n_rows = self._x.shape[0]
         bs = self._rows_per_batch(n_rows)
         err = torch.empty(n_rows, device=self.device)
-        with eval_mode(self.model), self._hooks() as hooks:
+        with eval_mode(self.model), self._folded(), self._hooks() as hooks:
             for start in range(0, n_rows, bs):
                 rows = torch.arange(start, min(start + bs, n_rows), device=self.device)
                 err[rows], _ = self._loss_and_grad(hooks, rows, need_grad=False)
