@@ -9,8 +9,9 @@ same networks on auditory cortex (Norman-Haignere et al. 2015) stage by stage:
    blocks, pool, fc) trained on synthesized speech (``neurocompare.audio.speech_dataset``, split
    by voice) with standard, L2-adversarial and L∞-adversarial training, for each seed, by
    ``neurocompare.audio.train_word_recognizer`` (its run folders under ``OUT/models/`` are reused).
-2. Held-out-voice clips (distinct words, each recognised by every model of the first seed, so that
-   adding seeds keeps them) are the originals. Metamers
+2. Held-out-voice clips (distinct words, each recognised by the reference model, the first kind's
+   model of the first seed, so that adding seeds or kinds keeps them; ``accuracy_natural`` says how
+   the other models do on them) are the originals. Metamers
    at the stages early (``cochleagram``), middle (``block2``), late (``block4``) and final
    (``fc``) of every model: the waveform is optimised through the model from noise at the clips'
    RMS, no clamp (Feather protocol otherwise: normalised-gradient steps, step halved each round).
@@ -327,8 +328,8 @@ def run(cfg: Config) -> dict:
     models, info = get_models(cfg)
     layers = stage_layers(next(iter(models.values())))
     sr = int(data.sr)
-    first = {n: m for n, m in models.items() if info[n]["seed"] == min(cfg.seeds)}
-    pick = pick_clips(first, data, cfg.n_clips, min(cfg.seeds))  # more seeds later keep these clips
+    ref = {n: m for n, m in models.items() if info[n]["seed"] == min(cfg.seeds) and info[n]["kind"] == cfg.kinds[0]}
+    pick = pick_clips(ref, data, cfg.n_clips, min(cfg.seeds))  # more seeds or kinds later keep these clips
     clips = np.asarray(data.waveforms[pick], dtype=np.float32)
     labels = np.asarray(data.label[pick], dtype=np.int64)
     ids = [str(c) for c in np.asarray(data.clip_id)[pick]]
@@ -510,13 +511,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-rounds", type=int, default=None)
     p.add_argument("--steps-per-round", type=int, default=None)
     p.add_argument("--no-ac", action="store_true", help="skip the auditory-cortex scores")
+    p.add_argument("--models-dir", default=None,
+                   help="folder of the recognisers' run folders (default OUT/models; 'runs' reuses neurocompare train runs)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--data", default=None, help="data root (default: NEUROCOMPARE_DATA or ../shared/data)")
     p.add_argument("--progress", action="store_true")
     a = p.parse_args(argv)
     cfg = Config(out=a.out, small=a.small or os.environ.get("NEUROCOMPARE_SMALL", "") not in ("", "0"),
-                 threads=a.threads, device=a.device, data=a.data, progress=a.progress, ac=not a.no_ac)
+                 threads=a.threads, device=a.device, data=a.data, progress=a.progress, ac=not a.no_ac,
+                 models_dir=a.models_dir)
     if a.seeds:
         cfg.seeds = tuple(a.seeds)
     if a.kinds:
