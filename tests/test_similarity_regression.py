@@ -349,14 +349,20 @@ def test_cuda_matches_cpu():
 # ----------------------------------------------------------------------------- scale
 @pytest.mark.parametrize("func", [ridge_predictivity, pls_predictivity], ids=["ridge", "pls"])
 def test_wide_features_are_never_decomposed_as_features_x_features(func, monkeypatch):
-    real = torch.linalg.eigh
+    import scipy.linalg
+
     shapes = []
 
-    def spy(a, *args, **kwargs):
-        shapes.append(tuple(a.shape))
-        return real(a, *args, **kwargs)
+    def spy(real):
+        def eigh(a, *args, **kwargs):
+            shapes.append(tuple(a.shape))
+            return real(a, *args, **kwargs)
 
-    monkeypatch.setattr(torch.linalg, "eigh", spy)
+        return eigh
+
+    # torch's eigh, and scipy's (ridge decomposes on the CPU with scipy's LAPACK)
+    monkeypatch.setattr(torch.linalg, "eigh", spy(torch.linalg.eigh))
+    monkeypatch.setattr(scipy.linalg, "eigh", spy(scipy.linalg.eigh))
     x, y = planted(n=60, d=3000, u=4)
     kw = {"n_components": 5} if func is pls_predictivity else {}
     func(x, y, **kw)

@@ -145,3 +145,56 @@ def test_cuda_matches_cpu():
     gpu = fit3(x, y, xt, dtype="float64", device="cuda")
     for a, b in zip(cpu, gpu):
         np.testing.assert_allclose(a, b, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------- shared work across splits (issue 22)
+def test_shared_gram_gives_the_fit_without_it():
+    from neurocompare.similarity._ridge import shared_gram
+
+    x, y, xt = _data(90, 300, units=4, seed=3)
+    x = x + 5.0  # a common offset: the double-centring must remove it
+    train = np.random.default_rng(1).permutation(90)[:70]
+    plain = RidgeMapping().fit(x[train], y[train])
+    shared = RidgeMapping().fit(x[train], y[train], gram=shared_gram(x)[np.ix_(train, train)])
+    np.testing.assert_allclose(shared.alpha_, plain.alpha_, rtol=1e-12)
+    np.testing.assert_allclose(shared.loo_predictions_, plain.loo_predictions_, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(shared.predict(xt), plain.predict(xt), rtol=1e-10, atol=1e-10)
+    # a gram of the wrong size is ignored (the product is formed as before)
+    wrong = RidgeMapping().fit(x[train], y[train], gram=np.eye(5))
+    np.testing.assert_allclose(wrong.predict(xt), plain.predict(xt), rtol=1e-12, atol=1e-12)
+
+
+def test_protocol_shares_one_gram_and_keeps_every_score(monkeypatch):
+    import neurocompare.similarity._protocol as protocol
+    from neurocompare.similarity import ridge_predictivity
+
+    x, y, _ = _data(80, 200, units=5, seed=4)
+    calls = []
+    real = protocol.shared_gram
+    monkeypatch.setattr(protocol, "shared_gram", lambda a: calls.append(a.shape) or real(a))
+    shared = ridge_predictivity(x, y)
+    assert calls == [(80, 200)]  # once for the 10 splits
+    monkeypatch.setattr(protocol, "shared_gram", lambda a: None)  # each split forms its own product
+    plain = ridge_predictivity(x, y)
+    np.testing.assert_allclose(shared.per_unit, plain.per_unit, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(shared.alphas, plain.alphas, rtol=1e-12)
+    calls.clear()
+    monkeypatch.setattr(protocol, "shared_gram", lambda a: calls.append(a.shape) or real(a))
+    ridge_predictivity(x[:, :40], y)  # primal form (fewer features than training stimuli): nothing shared
+    assert calls == []
+
+
+def test_cpu_eigendecomposition_matches_torch():
+    import torch
+
+    from neurocompare.similarity._ridge import _kernel_eigh, centered_gram
+
+    x, _, _ = _data(60, 150, seed=5)
+    tx = torch.as_tensor(x)
+    xc = tx - tx.mean(0)
+    s, v = _kernel_eigh(tx, xc, None, 1.0)
+    s_ref, v_ref = torch.linalg.eigh(centered_gram(tx))
+    np.testing.assert_allclose(s.numpy(), s_ref.numpy(), rtol=1e-10, atol=1e-10 * float(s_ref.max()))
+    # the same projector onto the leading eigenvectors (signs and order of ties may differ)
+    top, top_ref = v[:, -20:].numpy(), v_ref[:, -20:].numpy()
+    np.testing.assert_allclose(top @ top.T, top_ref @ top_ref.T, atol=1e-9)

@@ -35,7 +35,7 @@ from neurocompare._seeding import numpy_rng
 from neurocompare.data import check_responses
 from neurocompare.similarity._common import check_real
 from neurocompare.similarity._metrics import Metric
-from neurocompare.similarity._ridge import pearson_per_column
+from neurocompare.similarity._ridge import RidgeMapping, pearson_per_column, shared_gram
 
 __all__ = [
     "INNER_FOLDS",
@@ -121,8 +121,8 @@ def _dead(x: np.ndarray) -> bool:
     return not np.ptp(x, axis=0).any()
 
 
-def _fit_predict(metric: Metric, params: Mapping[str, Any], xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray):
-    est = metric.estimator(**params).fit(xtr, ytr)
+def _fit_predict(metric: Metric, params: Mapping[str, Any], xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, **fit_kw: Any):
+    est = metric.estimator(**params).fit(xtr, ytr, **fit_kw)
     return est, np.asarray(est.predict(xte), dtype=np.float64).reshape(len(xte), -1)
 
 
@@ -164,13 +164,19 @@ def mapped_scores(
         x, y = y, x
     n_t = y.shape[1]
     test, select, alphas = [], [], []
+    # ridge in kernel form: one Gram product of all stimuli serves every split (a submatrix each)
+    gram = None
+    if metric.estimator is RidgeMapping and splits and x.shape[1] >= max(len(tr) for tr, _ in splits):
+        if params.get("device") in (None, "cpu") and params.get("dtype") in (None, "float64"):
+            gram = shared_gram(x)
     for i, (train, held) in enumerate(splits):
         if _dead(x[train]) or (metric.reverse and _dead(y[train])):
             test.append(np.full(n_t, np.nan))
             select.append(np.full(n_t, np.nan))
             alphas.append(np.full(n_t, np.nan))
             continue
-        est, pred = _fit_predict(metric, params, x[train], y[train], x[held])
+        fit_kw = {} if gram is None else {"gram": gram[np.ix_(train, train)]}
+        est, pred = _fit_predict(metric, params, x[train], y[train], x[held], **fit_kw)
         test.append(_pearson(pred, y[held], device))
         alphas.append(np.asarray(getattr(est, "alpha_", np.full(n_t, np.nan)), dtype=float).reshape(-1))
         loo = getattr(est, "loo_predictions_", None)
