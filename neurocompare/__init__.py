@@ -16,7 +16,7 @@ Everything a user needs is one name away::
 
 The subpackages, one level deep, hold the rest of each topic: ``nc.similarity``,
 ``nc.benchmarks``, ``nc.models``, ``nc.metamers``, ``nc.gridcells``, ``nc.training``,
-``nc.learning`` and ``nc.plotting``. Importing ``neurocompare`` is light: torch and the subpackages load on first use.
+``nc.learning``, ``nc.behavior``, ``nc.tasks``, ``nc.audio`` and ``nc.plotting``. Importing ``neurocompare`` is light: torch and the subpackages load on first use.
 Options (progress bars, threads, device, precision) are set with :func:`set_options`.
 """
 
@@ -85,6 +85,8 @@ _EXPORTS: dict[str, str] = {
     # tasks and time-resolved scoring (Mental-Pong)
     **{name: "neurocompare.tasks" for name in ("mental_pong_conditions",)},
     **{name: "neurocompare.benchmarks" for name in ("time_resolved_consistency", "time_resolved_benchmark")},
+    # audio (cochleagram front end)
+    **{name: "neurocompare.audio" for name in ("Cochleagram", "cochleagram")},
 }
 
 __all__ = sorted(

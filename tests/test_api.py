@@ -48,6 +48,8 @@ PINNED = {
     "BlockHMM", "error_consistency",
     # tasks and time-resolved scoring
     "mental_pong_conditions", "time_resolved_consistency",
+    # audio
+    "cochleagram", "Cochleagram",
 }
 
 
