@@ -7,9 +7,11 @@ and input loading excluded). Ours runs before and after each peer (best of both)
 
 What is timed, per side (all in float64):
 
-- neurocompare: ``autocorrelogram`` + ``crop_autocorrelogram`` (1.8 n, as BNT/opexebo) +
-  ``gridness_from_autocorrelogram(..., "sargolini")`` for the whole stack at once. The banino
-  variant is timed as well (a row without peer: no peer computes it).
+- neurocompare: ``gridness(maps, "sargolini")`` for the whole stack at once: the autocorrelograms'
+  lags that the 1.8 n crop keeps (as BNT/opexebo), then the ring sweep; the same numbers, bit for
+  bit, as ``autocorrelogram`` + ``crop_autocorrelogram`` + ``gridness_from_autocorrelogram``. The
+  banino variant (``gridness(maps, "banino")``) is timed as well (a row without peer: no peer
+  computes it).
 - spatial-maps 0.2.1: ``spatial_maps.gridness(rate_map)`` per map (its own autocorrelation; one
   ring fixed by the peak distances; min(r60) - max(r30)): a *different definition*, so the scores
   agree only in rank (the note gives Spearman and the median |difference|). Target: ours >= 10x.
@@ -55,14 +57,13 @@ def _ours(maps, repeats):
     sys.path.insert(0, str(REPO))
     from neurocompare import gridcells as gc
 
-    size = maps.shape[1:]
     out = {}
 
     def sargolini():
-        out["sargolini"] = gc.gridness_from_autocorrelogram(gc.crop_autocorrelogram(gc.autocorrelogram(maps), size))
+        out["sargolini"] = gc.gridness(maps, "sargolini")
 
     def banino():
-        out["banino"] = gc.gridness_from_autocorrelogram(gc.autocorrelogram(maps), "banino", n_bins=min(size))
+        out["banino"] = gc.gridness(maps, "banino")
 
     res = {"sargolini": h.timed(sargolini, repeats, warmup=1), "banino": h.timed(banino, repeats, warmup=1)}
     res["scores"] = {k: np.asarray(v).tolist() for k, v in out.items()}

@@ -657,3 +657,13 @@ def test_half_rings_of_symmetric_correlograms_equal_whole_rings(hexagons, varian
     tol = 5000 * EPS64 / 1e-2
     np.testing.assert_allclose(d_half["correlations"], d_full["correlations"], rtol=0, atol=tol)
     np.testing.assert_allclose(s_half, s_full, rtol=0, atol=4 * tol)
+
+
+@pytest.mark.parametrize("shape", [(40, 40), (33, 27)])
+def test_gridness_of_maps_equals_the_cropped_autocorrelogram_path(shape):
+    # gridness() computes only the lags the 1.8 n crop keeps; the kept lags are the same numbers
+    maps = _random_fields(5, size=max(shape), seed=8)[:, : shape[0], : shape[1]]
+    maps[1, 3:6, 2:9] = np.nan  # one map with unvisited bins: the masked path
+    sacs = gc.crop_autocorrelogram(gc.autocorrelogram(maps), shape)
+    np.testing.assert_array_equal(gc.gridness(maps), gc.gridness_from_autocorrelogram(sacs))
+    np.testing.assert_array_equal(gc.gridness(maps, "banino"), gc.gridness_from_autocorrelogram(gc.autocorrelogram(maps), "banino", n_bins=min(shape)))

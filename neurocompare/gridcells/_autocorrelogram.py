@@ -18,7 +18,7 @@ from scipy import fft as sfft
 from neurocompare.gridcells import _checks
 from neurocompare.gridcells._checks import as_maps
 
-__all__ = ["autocorrelogram", "crop_autocorrelogram", "SARGOLINI_ANGLES", "RingGeometry", "ring_geometry", "central_field_radius", "point_symmetric"]
+__all__ = ["autocorrelogram", "autocorrelograms", "crop_autocorrelogram", "crop_trims", "SARGOLINI_ANGLES", "RingGeometry", "ring_geometry", "central_field_radius", "point_symmetric"]
 
 
 def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
@@ -43,25 +43,36 @@ def autocorrelogram(maps: Any, *, min_overlap: int = 20) -> np.ndarray:
     lags with too little overlap or zero variance (e.g. constant or all-NaN maps).
     """
     arr, single = as_maps(maps)
-    u, ny, nx = arr.shape
-    if u == 0:  # no units: an empty stack of autocorrelograms
-        return np.zeros((0, 2 * ny - 1, 2 * nx - 1))
-    out = np.empty((u, 2 * ny - 1, 2 * nx - 1))
-    for i in range(0, u, _checks.CHUNK):  # chunks: bounded memory, temporaries that stay in cache
-        _autocorrelogram_chunk(arr[i : i + _checks.CHUNK], min_overlap, out[i : i + _checks.CHUNK])
+    out = autocorrelograms(arr, min_overlap, (0, 0))
     return out[0] if single else out
 
 
-def _autocorrelogram_chunk(arr: np.ndarray, min_overlap: int, out: np.ndarray) -> None:
-    """Autocorrelograms of maps ``arr`` (unit, y, x) written into ``out`` (unit, 2y - 1, 2x - 1)."""
+def autocorrelograms(arr: np.ndarray, min_overlap: int, trim: tuple[int, int]) -> np.ndarray:
+    """Autocorrelograms of checked maps ``arr`` (unit, y, x) without their outer ``trim`` lags per side.
+
+    Returns dims (unit, 2y - 1 - 2 trim[0], 2x - 1 - 2 trim[1]): what :func:`crop_autocorrelogram`
+    would keep of :func:`autocorrelogram`'s result, without computing the lags it drops (only
+    the threshold for a vanishing variance still looks at every lag).
+    """
     u, ny, nx = arr.shape
+    ty, tx = trim
+    out = np.empty((u, 2 * ny - 1 - 2 * ty, 2 * nx - 1 - 2 * tx))
+    for i in range(0, u, _checks.CHUNK):  # chunks: bounded memory, temporaries that stay in cache
+        _autocorrelogram_chunk(arr[i : i + _checks.CHUNK], min_overlap, out[i : i + _checks.CHUNK], trim)
+    return out
+
+
+def _autocorrelogram_chunk(arr: np.ndarray, min_overlap: int, out: np.ndarray, trim: tuple[int, int]) -> None:
+    """Autocorrelograms of maps ``arr`` (unit, y, x) written into ``out`` (unit, 2y - 1 - 2 ty, 2x - 1 - 2 tx)."""
+    u, ny, nx = arr.shape
+    ty, tx = trim
     plan = _fft_plan(ny, nx)
     valid = np.isfinite(arr)
     full = bool(valid.all())
     # centre each map on its valid mean: Pearson is shift-invariant, and it avoids cancellation;
     # the map is written once, zero-padded, into the FFT buffer (unvisited bins count as 0)
-    buf = np.zeros((u, *plan.shape))
-    x = buf[:, :ny, :nx]
+    buf = np.zeros((u, ny, plan.shape[1]))  # padded along x only: the FFT along y pads itself
+    x = buf[:, :, :nx]
     if full:
         np.subtract(arr, arr.mean(axis=(1, 2))[:, None, None], out=x)
     else:
@@ -69,18 +80,18 @@ def _autocorrelogram_chunk(arr: np.ndarray, min_overlap: int, out: np.ndarray) -
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(valid, arr, 0.0).sum(axis=(1, 2)) / m.sum(axis=(1, 2))
         np.copyto(x, arr - np.nan_to_num(mean)[:, None, None], where=valid)
-    fx = sfft.rfft2(buf, workers=_WORKERS)
+    fx = plan.forward(buf)
     if full:
         n = plan.full_overlap  # (2y - 1, 2x - 1), shared by every map
         s1 = _rectangle_sums(x, plan)  # sum of x over the overlap (first copy), per lag
         v1 = _rectangle_sums(x * x, plan)
     else:
         shared_mask = bool(np.all(valid == valid[:1]))
-        mbuf = np.zeros((1 if shared_mask else u, *plan.shape))
-        mbuf[:, :ny, :nx] = valid[:1] if shared_mask else valid
-        fm = sfft.rfft2(mbuf, workers=_WORKERS)
-        buf[:, :ny, :nx] *= x  # x**2, reusing the buffer
-        fx2 = sfft.rfft2(buf, workers=_WORKERS)
+        mbuf = np.zeros((1 if shared_mask else u, ny, plan.shape[1]))
+        mbuf[:, :, :nx] = valid[:1] if shared_mask else valid
+        fm = plan.forward(mbuf)
+        x *= x  # x**2, reusing the buffer (x itself is not needed any more)
+        fx2 = plan.forward(buf)
         n = np.rint(plan.xcorr(fm, fm))  # pairwise-valid bins per lag; once when masks are shared
         s1 = plan.xcorr(fx, fm)
         v1 = plan.xcorr(fx2, fm)
@@ -90,23 +101,29 @@ def _autocorrelogram_chunk(arr: np.ndarray, min_overlap: int, out: np.ndarray) -
     # of the first y rows (the centre row included) are computed; the rest is their mirror image.
     # The second copy's sums are the first copy's at the opposite lag: corr(m, x)[l] = corr(x, m)[-l].
     scale = 1e-12 * np.abs(v1).reshape(len(v1), -1).max(axis=1)[:, None, None]
-    top = np.s_[:, :ny]
-    s2, v2 = s1[:, ::-1, ::-1][top], v1[:, ::-1, ::-1][top]
-    s1, v1 = s1[top], v1[top]
-    n = n[..., :ny, :]
-    cov = plan.xcorr(fx, fx)[top]
+    # kept lags: rows ty .. 2y - 2 - ty, columns tx .. 2x - 2 - tx; of those the rows up to the centre
+    # row (index y - 1) are computed, the others mirrored
+    cols = np.s_[tx : 2 * nx - 1 - tx]
+    rows_top, rows_bottom = np.s_[ty:ny], np.s_[2 * ny - 2 - ty : ny - 2 : -1]
+    s2, v2 = s1[:, rows_bottom, cols][..., ::-1], v1[:, rows_bottom, cols][..., ::-1]
+    s1, v1 = s1[:, rows_top, cols], v1[:, rows_top, cols]
+    n = n[..., rows_top, cols]
+    cov = plan.xcorr(fx, fx, rows=(ty, ny))[..., cols]
     cov *= n
     cov -= s1 * s2
     ok = (n >= min_overlap) & (v1 > scale) & (v2 > scale)
     denom = v1 * v2
     np.sqrt(np.clip(denom, 1e-300, None, out=denom), out=denom)
-    half = out[:, :ny]
+    cy, cx = ny - 1 - ty, nx - 1 - tx  # the centre (zero lag) in the kept lags
+    half = out[:, : cy + 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         np.divide(cov, denom, out=half)
     half[~ok] = np.nan
     np.clip(half, -1.0, 1.0, out=half)
-    out[:, ny:] = half[:, ny - 2 :: -1, ::-1]
-    out[:, ny - 1, nx:] = half[:, ny - 1, nx - 2 :: -1]  # the centre row mirrors itself
+    if cy > 0:
+        out[:, cy + 1 :] = half[:, cy - 1 :: -1, ::-1]
+    if cx > 0:
+        out[:, cy, cx + 1 :] = half[:, cy, cx - 1 :: -1]  # the centre row mirrors itself
 
 
 # FFTs of a chunk of 64 small maps are too short to gain from threads on a shared machine
@@ -134,8 +151,23 @@ class _FFTPlan:
         self.range_x = _range_matrix(nx)  # (x, 2x - 1)
         self.range_y = np.ascontiguousarray(_range_matrix(ny).T)  # (2y - 1, y)
 
-    def xcorr(self, fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
-        """``sum_p a(p) b(p + lag)`` from the spectra of ``a`` and ``b``, dims (unit, 2y - 1, 2x - 1)."""
+    def forward(self, rows: np.ndarray) -> np.ndarray:
+        """2-D spectrum (unit, FFT y, FFT x // 2 + 1) of maps given as (unit, y, FFT x), zero-padded along x.
+
+        The real FFT runs along x on the map's y rows only (the padding rows are zero), then the
+        complex FFT along y pads to the full size.
+        """
+        half = sfft.rfft(rows, axis=2, workers=_WORKERS)
+        spec = np.zeros((rows.shape[0], self.shape[0], half.shape[2]), dtype=complex)
+        spec[:, : rows.shape[1]] = half
+        return sfft.fft(spec, axis=1, overwrite_x=True, workers=_WORKERS)
+
+    def xcorr(self, fa: np.ndarray, fb: np.ndarray, rows: tuple[int, int] | None = None) -> np.ndarray:
+        """``sum_p a(p) b(p + lag)`` from the spectra of ``a`` and ``b``, dims (unit, 2y - 1, 2x - 1).
+
+        ``rows=(start, stop)`` returns only those lag rows (index y - 1 = zero lag); the inverse
+        real FFT along x then runs on those rows only.
+        """
         if fa is fb:
             prod = fa.real * fa.real
             prod += fa.imag * fa.imag
@@ -143,8 +175,9 @@ class _FFTPlan:
         else:
             prod = np.conj(fa) * fb
             prod *= self.phase
-        c = sfft.irfft2(prod, self.shape, workers=_WORKERS)
-        return c[:, : 2 * self.ny - 1, : 2 * self.nx - 1]
+        start, stop = rows if rows is not None else (0, 2 * self.ny - 1)
+        c = sfft.ifft(prod, axis=1, overwrite_x=True, workers=_WORKERS)[:, start:stop]
+        return sfft.irfft(c, self.shape[1], axis=2, overwrite_x=True, workers=_WORKERS)[..., : 2 * self.nx - 1]
 
 
 _FFT_PLANS: dict[tuple[int, int], _FFTPlan] = {}
@@ -190,14 +223,18 @@ def crop_autocorrelogram(sacs: Any, map_shape: tuple[int, int], overlap: float =
     map_shape : (ny, nx) of the rate maps.
     """
     arr = np.asarray(sacs)
-    keep = []
-    for axis, n in zip((-2, -1), map_shape):
-        size = arr.shape[axis]
+    ty, tx = crop_trims(arr.shape[-2:], map_shape, overlap)
+    return arr[..., ty : arr.shape[-2] - ty, tx : arr.shape[-1] - tx].copy()  # one copy of the kept lags
+
+
+def crop_trims(sac_shape: tuple[int, int], map_shape: tuple[int, int], overlap: float = 0.8) -> tuple[int, int]:
+    """Lags dropped on each side per axis by :func:`crop_autocorrelogram`: (trim y, trim x)."""
+    trims = []
+    for size, n in zip(sac_shape, map_shape):
         k = int(np.round(n * (1 + overlap)))
         k = k - 1 if k % 2 == 0 else k
-        trim = max((size - k) // 2, 0)
-        keep.append(slice(trim, size - trim))
-    return arr[..., keep[0], keep[1]].copy()  # one copy of the kept lags
+        trims.append(max((size - k) // 2, 0))
+    return trims[0], trims[1]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -36,9 +36,9 @@ from neurocompare._options import progress_enabled
 from neurocompare.gridcells import _checks
 from neurocompare.gridcells._autocorrelogram import (
     SARGOLINI_ANGLES,
-    autocorrelogram,
+    autocorrelograms,
     central_field_radius,
-    crop_autocorrelogram,
+    crop_trims,
     point_symmetric,
     ring_geometry,
 )
@@ -269,10 +269,11 @@ def gridness(maps: Any, variant: str = "sargolini", *, min_overlap: int = 20, **
     """
     check_variant(variant)
     arr, single = as_maps(maps)
-    sacs = autocorrelogram(arr, min_overlap=min_overlap)
+    ny, nx = arr.shape[1:]
+    # sargolini scores the 1.8 n crop (as opexebo): the dropped lags are not computed at all
+    trim = crop_trims((2 * ny - 1, 2 * nx - 1), (ny, nx)) if variant == "sargolini" else (0, 0)
+    sacs = autocorrelograms(arr, min_overlap, trim) if len(arr) else np.zeros((0, 2 * ny - 1 - 2 * trim[0], 2 * nx - 1 - 2 * trim[1]))
     kwargs.setdefault("n_bins", min(arr.shape[1:]))
-    if variant == "sargolini":
-        sacs = crop_autocorrelogram(sacs, arr.shape[1:])
     res = gridness_from_autocorrelogram(sacs, variant, **kwargs)
     if single:
         if isinstance(res, tuple):
