@@ -114,7 +114,8 @@ def _gridness_sargolini(sacs: np.ndarray, threshold: float, return_details: bool
     rows = geo.rows(limit, half)
     a = padded[geo.order[rows]]  # (bin, unit), sorted by distance
     d2 = geo.d2[rows]
-    cfr = central_field_radius(flat[:, geo.order], geo.dist, outer, threshold)
+    shells = int(np.searchsorted(geo.dist, outer + 1 - 1e-9, side="left"))  # bins of shells 0 .. outer: a prefix
+    cfr = central_field_radius(flat[:, geo.order[:shells]], geo.dist[:shells], outer, threshold)
     radii = np.arange(1, outer + 1)
     # number of sorted bins with d < r (ring outer edge, strict) and d <= c (inner edge)
     n_lt = np.searchsorted(d2, radii.astype(np.float64) ** 2 - 1e-9, side="left")
