@@ -28,7 +28,8 @@ same networks on auditory cortex (Norman-Haignere et al. 2015) stage by stage:
    every trained model and its untrained twin (same architecture, the same seed's initial
    weights); activations averaged over time at each stage; ``normanhaignere2015.AC-ridge``
    (ridge, 10 seeded splits; median over the 6 components of held-out Pearson r) per stage;
-   error: sd over splits, and trained − untrained per split (paired, same splits).
+   error: sd over splits, and trained − untrained per split (paired, same splits). Each model's
+   scores are kept in ``OUT/ac_<model>.json`` (keyed by its weights) and reused.
 
 Run ``python -m analyses.audio_metamers --out DIR [--small]`` (``NEUROCOMPARE_SMALL=1`` = ``--small``).
 Writes ``DIR/results.jsonl`` (one line per run), ``DIR/metamers_<model>.nc`` (+ ``.json``), figures
@@ -54,6 +55,7 @@ import torch
 from torch import nn
 
 import neurocompare as nc
+from neurocompare._atomic import atomic_write
 from neurocompare.provenance import git_commit
 
 STAGES = ("early", "middle", "late", "final")
@@ -83,6 +85,7 @@ class Config:
     data: str | None = None
     progress: bool = False
     models_dir: str | None = None
+    extra: tuple[str, ...] = ()
 
     def shrink(self) -> Config:
         if self.small:
@@ -113,15 +116,21 @@ def get_models(cfg: Config) -> tuple[dict[str, nn.Module], dict[str, dict]]:
     """
     models, info = {}, {}
     root = Path(cfg.models_dir) if cfg.models_dir else Path(cfg.out) / "models"
-    for seed in cfg.seeds:
-        for kind in cfg.kinds:
-            name = f"{kind}_s{seed}"
-            t0 = time.perf_counter()
-            folder = root / f"word_recognizer_{kind}_seed{seed}"
-            model = nc.audio.train_word_recognizer(kind=kind, seed=seed, out_dir=folder, small=cfg.small,
-                                                   progress=cfg.progress)
-            models[name] = model.cpu().eval()
-            info[name] = {"kind": kind, "seed": seed, "run": str(folder), "seconds": round(time.perf_counter() - t0, 1)}
+    runs = [(kind, seed) for seed in cfg.seeds for kind in cfg.kinds]
+    for name in cfg.extra:
+        kind, _, seed = name.rpartition("_s")
+        if kind not in KINDS or not seed.isdigit():
+            raise ValueError(f"extra models are named '<kind>_s<seed>' with kind in {KINDS}; got {name!r}.")
+        if (kind, int(seed)) not in runs:
+            runs.append((kind, int(seed)))
+    for kind, seed in runs:
+        name = f"{kind}_s{seed}"
+        t0 = time.perf_counter()
+        folder = root / f"word_recognizer_{kind}_seed{seed}"
+        model = nc.audio.train_word_recognizer(kind=kind, seed=seed, out_dir=folder, small=cfg.small,
+                                               progress=cfg.progress)
+        models[name] = model.cpu().eval()
+        info[name] = {"kind": kind, "seed": seed, "run": str(folder), "seconds": round(time.perf_counter() - t0, 1)}
     return models, info
 
 
@@ -279,6 +288,13 @@ def ac_scores(models: dict[str, nn.Module], cfg: Config) -> dict:
     x = torch.from_numpy(sounds.astype(np.float32))
     out = {}
     for name, model in models.items():
+        stamp = {"weights": _fingerprint(model), "rms": cfg.ac_rms, "benchmark": bench.identifier}
+        cached = Path(cfg.out) / f"ac_{name}.json"
+        if cached.is_file():
+            saved = json.loads(cached.read_text())
+            if saved.get("stamp") == stamp:
+                out[name] = saved["scores"]
+                continue
         acts = nc.extract(model, x, ac_layers(model), stimulus_ids=ids, reduce=_time_mean, preprocessing=None,
                           batch_size=15, progress=False)
         per = {}
@@ -287,6 +303,8 @@ def ac_scores(models: dict[str, nn.Module], cfg: Config) -> dict:
             per[layer] = {"value": float(s.raw), "error": float(s.raw_error), "per_split": [float(v) for v in s.per_split],
                           "n_features": int(acts[layer].sizes["unit"])}
         out[name] = per
+        text = json.dumps({"stamp": stamp, "scores": per})
+        atomic_write(cached, lambda tmp, text=text: Path(tmp).write_text(text), what="auditory-cortex scores")
     return out
 
 
@@ -510,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-clips", type=int, default=None)
     p.add_argument("--n-rounds", type=int, default=None)
     p.add_argument("--steps-per-round", type=int, default=None)
+    p.add_argument("--extra", nargs="+", default=(), metavar="KIND_sSEED",
+                   help="more models, e.g. standard_s1: generators and judges beside kinds x seeds")
     p.add_argument("--no-ac", action="store_true", help="skip the auditory-cortex scores")
     p.add_argument("--models-dir", default=None,
                    help="folder of the recognisers' run folders (default OUT/models; 'runs' reuses neurocompare train runs)")
@@ -520,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     cfg = Config(out=a.out, small=a.small or os.environ.get("NEUROCOMPARE_SMALL", "") not in ("", "0"),
                  threads=a.threads, device=a.device, data=a.data, progress=a.progress, ac=not a.no_ac,
-                 models_dir=a.models_dir)
+                 models_dir=a.models_dir, extra=tuple(a.extra))
     if a.seeds:
         cfg.seeds = tuple(a.seeds)
     if a.kinds:
