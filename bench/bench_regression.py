@@ -1,251 +1,216 @@
 """Speed and memory of neural predictivity: neurocompare vs Brain-Score's PLS protocol vs himalaya.
 
-All methods see identical synthetic data (a planted low-rank linear signal plus noise, so held-out
-r is meaningful) and identical outer splits (10 shuffle splits, 90 % train, Brain-Score's seed):
+Every method sees identical synthetic data (a planted low-rank linear signal plus noise, so held-out
+r is meaningful; ``make_data``) and the identical outer splits (10 shuffle splits, 90 % train,
+``neurocompare.similarity.make_splits``), in float64 (scikit-learn's PLS computes in float64 whatever
+it is given, so that is the equal-precision comparison), at the same thread count:
 
-* ``ours ridge``   - neurocompare ridge_predictivity (per-unit alpha by closed-form LOO or GCV,
-  one eigendecomposition of the stimulus Gram matrix per split)
-* ``ours pls``     - neurocompare pls_predictivity, kernel-form PLS-25 (same maths as sklearn)
-* ``brainscore``   - sklearn ``PLSRegression(n_components=25, scale=False)`` per split, Brain-Score's
+* ``ours ridge``  - ``ridge_predictivity`` (per-unit penalty by closed-form LOO; kernel form with
+  one Gram product shared by all splits and one eigendecomposition per split)
+* ``ours pls``    - ``pls_predictivity`` (kernel-form PLS-25, the maths of scikit-learn's)
+* ``brainscore``  - scikit-learn ``PLSRegression(n_components=25, scale=False)`` per split, Brain-Score's
   protocol (median r over units, mean over splits)
-* ``himalaya``     - himalaya ``KernelRidgeCV`` (torch backend, linear kernel, intercept, same alpha
-  grid, its default 5-fold inner CV)
+* ``himalaya``    - himalaya 0.4.11 ``KernelRidgeCV`` (torch backend, linear kernel, intercept, the same
+  penalty grid made absolute, its default 5-fold inner CV)
 
-Cores are shared on the machines this runs on, so every method runs with the same thread count
-(``--threads``, default 1) and the script prints ratios. Peak memory of our two methods is
-measured in a fresh subprocess (``resource`` max RSS over the RSS before loading the inputs) and
-reported relative to the input arrays.
+Each method runs in a fresh subprocess (himalaya in its venv, ``bench/peers.sh``) on the same .npy
+files and is measured by ``bench/_harness.timed`` around its whole cross-validated run only: wall,
+CPU seconds, peak resident memory over the memory right before the call. Every side is timed on
+the same splits: all 10 by default; ``--splits K`` times the first K splits on *every* side (the
+row says so) - never a subset on one side scaled up.
 
-Measured 2026-11-23 on a shared 2-core VM (load average 11-25, so absolute times are noisy;
-ratios within one run are what counts), 1 thread each, torch 2.13.0, scikit-learn 1.9.1,
-himalaya 0.4.11::
-
-    N=1280, D=8192, 168 units     time (s)  median r  vs brainscore  vs himalaya
-    ours ridge (LOO)                 30.9    0.744        19.8x          7.1x
-    ours ridge (GCV)                 17.1    0.723        35.7x         12.8x
-    ours pls-25 (kernel)              9.2    0.709        66.5x         23.9x
-    brainscore pls-25 (sklearn)     609.9    0.709         1.0x
-    himalaya KernelRidgeCV (torch)  219.2    0.743
-    (an earlier run on data with a flat latent spectrum: ridge LOO 37.7x, PLS 70.6x, himalaya 6.3x)
-
-    N=2560, D=16384, 168 units  (peers timed on 1 split, x10)
-    ours ridge (LOO)                173.6    0.758        21.4x          6.8x
-    ours ridge (GCV)                143.5    0.737        25.9x          8.2x
-    ours pls-25 (kernel)             59.6    0.723        62.2x         19.8x
-    brainscore pls-25 (sklearn)    3711      0.719
-    himalaya KernelRidgeCV (torch) 1179      0.757
-    peak memory (inputs included): ridge 2.73x, PLS 2.73x the inputs (1.7x of it is the NaN check
-    in similarity._common.as_matrix); a features x features matrix would be 1 GiB
+Ridge and PLS are different estimators: the ratio against Brain-Score is "our default mapping vs
+theirs" (the issue's workload), and the rows carry both mean held-out r values (``note``) so the
+quality can be read next to the speed.
 
 Usage::
 
-    python bench/bench_regression.py                       # N=1280,D=8192 and N=2560,D=16384
-    python bench/bench_regression.py --sizes 1280x8192 --sklearn-splits 10
-    python bench/bench_regression.py --small               # quick check
+    python bench/bench_regression.py                    # N=1280,D=8192 and N=2560,D=16384, all splits
+    python bench/bench_regression.py --small            # N=300, D=1024, 40 units
+    python bench/bench_regression.py --sizes 1280x8192 --splits 2
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import functools
-import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-print = functools.partial(print, flush=True)  # noqa: A001  (progress shows up when redirected)
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import _harness as h  # noqa: E402
+
+SIZES = {"full": [(1280, 8192, 168), (2560, 16384, 168)], "small": [(300, 1024, 40)]}
+TARGETS = {("ridge", "brainscore"): 20.0, ("ridge", "himalaya"): 2.0, ("pls", "brainscore"): 20.0}
+N_COMPONENTS = 25
 
 
 def make_data(n: int, d: int, u: int, k: int = 40, seed: int = 0):
-    """float32 x (n, d), y (n, u): a k-dim latent (decaying variances 1/i) read out linearly by both, plus noise."""
+    """float64 x (n, d), y (n, u): a k-dim latent (variances 1/i) read out linearly by both, plus noise, x offset +0.5."""
     rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, k), dtype=np.float32) / np.sqrt(np.arange(1, k + 1, dtype=np.float32))
-    z *= np.float32(np.sqrt(k / (1.0 / np.arange(1, k + 1)).sum()))  # keep the total signal variance
-    x = z @ rng.standard_normal((k, d), dtype=np.float32) / np.sqrt(k)
-    x += 1.0 * rng.standard_normal((n, d), dtype=np.float32)
-    x += 0.5  # ReLU-like positive offset
-    y = z @ rng.standard_normal((k, u), dtype=np.float32) / np.sqrt(k)
-    y += 0.8 * rng.standard_normal((n, u), dtype=np.float32)
-    return x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)  # activations are float32
+    z = rng.standard_normal((n, k)) / np.sqrt(np.arange(1, k + 1))
+    z *= np.sqrt(k / (1.0 / np.arange(1, k + 1)).sum())  # keep the total signal variance
+    x = z @ rng.standard_normal((k, d)) / np.sqrt(k) + rng.standard_normal((n, d)) + 0.5  # ReLU-like offset
+    y = z @ rng.standard_normal((k, u)) / np.sqrt(k) + 0.8 * rng.standard_normal((n, u))
+    return x, y
 
 
-def set_threads(n: int) -> None:
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(n)
-    threadpool_limits(n)
-
-
-def median_r(pred: np.ndarray, target: np.ndarray) -> float:
+def _median_r(pred: np.ndarray, target: np.ndarray) -> float:
     p = pred - pred.mean(0)
     t = target - target.mean(0)
-    r = (p * t).sum(0) / np.sqrt((p * p).sum(0) * (t * t).sum(0))
-    return float(np.median(r))
+    return float(np.median((p * t).sum(0) / np.sqrt((p * p).sum(0) * (t * t).sum(0))))
 
 
-def run_brainscore(x, y, splits) -> tuple[float, float]:
+# ----------------------------------------------------------------------------- workers (subprocesses)
+def _ours(method, x, y, splits, alphas, repeats):
+    sys.path.insert(0, str(REPO))
+    from neurocompare.similarity import pls_predictivity, ridge_predictivity
+    from neurocompare.similarity._protocol import canonical_ids
+
+    names = canonical_ids(x.shape[0])  # a plain array's stimulus ids (its row order)
+    ids = [(names[tr], names[te]) for tr, te in splits]
+    if method == "ridge":
+        return h.timed(lambda: ridge_predictivity(x, y, splits=ids).value, repeats, warmup=0)
+    return h.timed(lambda: pls_predictivity(x, y, splits=ids, n_components=N_COMPONENTS).value, repeats, warmup=0)
+
+
+def _brainscore(method, x, y, splits, alphas, repeats):
     from sklearn.cross_decomposition import PLSRegression
 
-    vals = []
-    t0 = time.perf_counter()
-    for tr, te in splits:
-        model = PLSRegression(n_components=25, scale=False).fit(x[tr], y[tr])
-        vals.append(median_r(model.predict(x[te]), y[te]))
-    return time.perf_counter() - t0, float(np.mean(vals))
+    def run():
+        vals = [_median_r(PLSRegression(n_components=N_COMPONENTS, scale=False).fit(x[tr], y[tr]).predict(x[te]), y[te])
+                for tr, te in splits]
+        return float(np.mean(vals))
+
+    return h.timed(run, repeats, warmup=0)
 
 
-def run_himalaya(x, y, splits, alphas) -> tuple[float, float]:
+def _himalaya(method, x, y, splits, alphas, repeats):
     import torch
     from himalaya.backend import set_backend
     from himalaya.kernel_ridge import KernelRidgeCV
 
+    torch.set_num_threads(int(os.environ.get("NEUROCOMPARE_BENCH_THREADS", "1")))
     set_backend("torch", on_error="raise")
-    xt, yt = torch.as_tensor(x), torch.as_tensor(y)  # himalaya computes in its input's dtype (see --precision)
-    vals = []
-    t0 = time.perf_counter()
-    for tr, te in splits:
-        model = KernelRidgeCV(alphas=alphas, kernel="linear", fit_intercept=True, cv=5)
-        model.fit(xt[tr], yt[tr])
-        pred = model.predict(xt[te])
-        vals.append(median_r(np.asarray(pred.cpu() if hasattr(pred, "cpu") else pred), y[te]))
-    return time.perf_counter() - t0, float(np.mean(vals))
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+
+    def run():
+        vals = []
+        for tr, te in splits:
+            model = KernelRidgeCV(alphas=alphas, kernel="linear", fit_intercept=True, cv=5).fit(xt[tr], yt[tr])
+            pred = model.predict(xt[te])
+            vals.append(_median_r(np.asarray(pred.cpu() if hasattr(pred, "cpu") else pred), y[te]))
+        return float(np.mean(vals))
+
+    return h.timed(run, repeats, warmup=0)
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
+WORKERS = {"ours": _ours, "brainscore": _brainscore, "himalaya": _himalaya}
 
 
-def memory_child(path: str, method: str, threads: int) -> None:
-    """Subprocess body: load inputs, run one method, print peak RSS over the pre-load RSS.
+def worker(name: str, method: str, data: str, repeats: int) -> None:
+    """Load the inputs and splits (not measured), time ``name``'s cross-validated run, emit it."""
+    import torch  # noqa: F401  (imported before the baseline, like every library's import)
 
-    ``ru_maxrss`` survives ``exec`` (it would report the parent's peak), so the peak is read from
-    ``VmHWM`` after resetting it through ``/proc/self/clear_refs``.
-    """
-    set_threads(threads)
-    from neurocompare.similarity import pls_predictivity, ridge_predictivity
-
-    small = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)
-    ridge_predictivity(small, small[:, :2])  # warm up imports and kernels
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")  # reset the peak-RSS counter
-    base = _status_kib("VmRSS")
-    x = np.load(os.path.join(path, "x.npy"))
-    y = np.load(os.path.join(path, "y.npy"))
-    loaded = _status_kib("VmRSS")
-    func = ridge_predictivity if method == "ridge" else pls_predictivity
-    func(x, y)
-    peak = _status_kib("VmHWM")
-    inputs = x.nbytes + y.nbytes
-    print(json.dumps({"peak_over_base_bytes": (peak - base) * 1024, "inputs_bytes": inputs,
-                      "load_bytes": (loaded - base) * 1024}))
-
-
-def measure_memory(x, y, method: str, threads: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        np.save(os.path.join(tmp, "x.npy"), x)
-        np.save(os.path.join(tmp, "y.npy"), y)
-        out = subprocess.run([sys.executable, __file__, "--memory-child", tmp, method, "--threads", str(threads)],
-                             capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def report_memory(x, y, d: int, threads: int) -> None:
-    for method in ("ridge", "pls"):
-        m = measure_memory(x, y, method, threads)
-        print(f"peak memory, ours {method}: {m['peak_over_base_bytes'] / m['inputs_bytes']:.2f} x inputs "
-              f"(inputs {m['inputs_bytes'] / 2**20:.0f} MiB, counted in the peak; "
-              f"one features x features matrix would be {d * d * 4 / 2**20:.0f} MiB)")
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="1280x8192,2560x16384", help="comma-separated NxD")
-    ap.add_argument("--units", type=int, default=168)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--sklearn-splits", type=int, default=None,
-                    help="run Brain-Score's sklearn PLS on only this many of the 10 splits and extrapolate its time "
-                         "(default: 10 at N<=1280, 2 above)")
-    ap.add_argument("--skip-himalaya", action="store_true")
-    ap.add_argument("--skip-memory", action="store_true")
-    ap.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
-    ap.add_argument("--himalaya-splits", type=int, default=None,
-                    help="run himalaya on only this many splits and extrapolate (default: 10 at N<=1280, 2 above)")
-    ap.add_argument("--small", action="store_true", help="N=300, D=1024, 40 units")
-    ap.add_argument("--precision", choices=["float64", "float32"], default="float64",
-                    help="dtype of ours (the dtype option) and of himalaya's inputs; scikit-learn's PLS always "
-                         "computes in float64, so float64 is the equal-precision comparison")
-    ap.add_argument("--memory-child", nargs=2, metavar=("DIR", "METHOD"), help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.memory_child:
-        memory_child(args.memory_child[0], args.memory_child[1], args.threads)
-        return 0
-
-    set_threads(args.threads)
-    import sklearn
-    import torch
-
-    from neurocompare.similarity import DEFAULT_ALPHAS, make_splits, pls_predictivity, ridge_predictivity
-
-    sizes = [(300, 1024)] if args.small else [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
-    units = 40 if args.small else args.units
+    h.set_threads(int(os.environ.get("NEUROCOMPARE_BENCH_THREADS", "1")))
     try:
-        import himalaya
+        from threadpoolctl import threadpool_limits
 
-        himalaya_version = himalaya.__version__
+        threadpool_limits(int(os.environ.get("NEUROCOMPARE_BENCH_THREADS", "1")))
     except ImportError:
-        himalaya_version = None
-    print(f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, himalaya {himalaya_version}, "
-          f"threads={args.threads}, cpu count={os.cpu_count()}, load avg={os.getloadavg()[0]:.1f}")
-    nc_options = __import__("neurocompare").set_options(dtype=args.precision)  # noqa: F841  (global, for ours)
-    print(f"precision: {args.precision} (ours and himalaya), float64 (scikit-learn PLS)")
-    for n, d in sizes:
-        x, y = make_data(n, d, units)
-        x, y = x.astype(args.precision), y.astype(args.precision)
-        splits = make_splits(n)
+        pass
+    x, y = np.load(Path(data) / "x.npy"), np.load(Path(data) / "y.npy")
+    sp = np.load(Path(data) / "splits.npz")
+    splits = [(sp[f"train{i}"], sp[f"test{i}"]) for i in range(len(sp.files) // 2)]
+    alphas = np.load(Path(data) / "alphas.npy")
+    h.emit(WORKERS[name](method, x, y, splits, alphas, repeats))
+
+
+# ----------------------------------------------------------------------------- driver
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description="Predictivity: neurocompare ridge/PLS vs Brain-Score PLS (sklearn) and himalaya.")
+    ap.add_argument("--small", action="store_true", help="N=300, D=1024, 40 units")
+    ap.add_argument("--sizes", default=None, help="comma-separated NxD (units: --units)")
+    ap.add_argument("--units", type=int, default=168)
+    ap.add_argument("--splits", type=int, default=10, help="time the first K of the 10 splits, on every side (default all)")
+    ap.add_argument("--threads", type=int, default=1, help="threads of every method (default 1)")
+    ap.add_argument("--venvs", default="/work/venvs", help="folder of the peers' venvs (bench/peers.sh)")
+    ap.add_argument("--repeats", type=int, default=1, help="timed runs per method (best is kept)")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["brainscore", "himalaya", "pls"], help="leave out methods")
+    ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    ap.add_argument("--method", default="ridge", help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    return ap
+
+
+def run(argv: list[str] | None = None) -> list[dict]:
+    """One row per (size, our method, peer): ours ridge vs Brain-Score PLS and himalaya, ours PLS vs Brain-Score PLS."""
+    args = _parser().parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    from neurocompare.similarity import DEFAULT_ALPHAS, make_splits
+
+    if args.sizes:
+        sizes = [(*map(int, s.split("x")), args.units) for s in args.sizes.split(",")]
+    else:
+        sizes = SIZES["small" if args.small else "full"]
+    pythons = {"ours": sys.executable, "brainscore": sys.executable, "himalaya": Path(args.venvs) / "himalaya" / "bin" / "python"}
+    rows = []
+    for n, d, u in sizes:
+        x, y = make_data(n, d, u)
+        splits = make_splits(n)[: args.splits]
         xc = x - x.mean(0)
-        mean_eig = float((xc.astype(np.float64) ** 2).sum() / n)  # trace of the centred Gram / n
+        alphas = np.asarray(DEFAULT_ALPHAS) * float((xc**2).sum() / n)  # the protocol's grid made absolute for himalaya
         del xc
-        alphas = np.asarray(DEFAULT_ALPHAS) * mean_eig  # the protocol's relative grid, made absolute for himalaya
-        print(f"\nN={n} stimuli, D={d} features, {units} units, 10 splits, alphas 1e-3..1e5 x {mean_eig:.3g} (17)")
-        if args.memory_only:
-            report_memory(x, y, d, args.threads)
-            continue
-        rows = {}
-        t0 = time.perf_counter()
-        res = ridge_predictivity(x, y)
-        rows["ours ridge (LOO)"] = (time.perf_counter() - t0, res.value, "")
-        t0 = time.perf_counter()
-        res = pls_predictivity(x, y)
-        rows["ours pls-25 (kernel)"] = (time.perf_counter() - t0, res.value, "")
-        k = args.sklearn_splits or (10 if n <= 1280 else 2)
-        t, v = run_brainscore(x, y, splits[:k])
-        rows["brainscore pls-25 (sklearn)"] = (t * 10 / k, v, "" if k == 10 else f"(timed {k} splits, x{10 / k:g})")
-        if not args.skip_himalaya and himalaya_version:
-            kh = args.himalaya_splits or (10 if n <= 1280 else 2)
-            t, v = run_himalaya(x, y, splits[:kh], alphas)
-            rows["himalaya KernelRidgeCV (torch)"] = (t * 10 / kh, v, "" if kh == 10 else f"(timed {kh} splits, x{10 / kh:g})")
-        ref_bs = rows["brainscore pls-25 (sklearn)"][0]
-        ref_hm = rows.get("himalaya KernelRidgeCV (torch)", (None,))[0]
-        print(f"{'method':32s} {'time (s)':>10s} {'median r':>9s} {'vs brainscore':>14s} {'vs himalaya':>12s}")
-        for name, (t, v, note) in rows.items():
-            hm = f"{ref_hm / t:11.1f}x" if ref_hm else ""
-            print(f"{name:32s} {t:10.2f} {v:9.4f} {ref_bs / t:13.1f}x {hm:>12s} {note}")
-        if not args.skip_memory:
-            report_memory(x, y, d, args.threads)
+        out = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            np.save(Path(tmp) / "x.npy", x)
+            np.save(Path(tmp) / "y.npy", y)
+            np.save(Path(tmp) / "alphas.npy", alphas)
+            np.savez(Path(tmp) / "splits.npz", **{f"{k}{i}": np.asarray(s) for i, (tr, te) in enumerate(splits)
+                                                  for k, s in (("train", tr), ("test", te))})
+            jobs = [("ours", "ridge")] + ([("ours", "pls")] if "pls" not in args.skip else [])
+            jobs += [(p, "pls" if p == "brainscore" else "ridge") for p in ("brainscore", "himalaya") if p not in args.skip]
+            for name, method in jobs:
+                out[(name, method)] = h.run_peer(pythons[name], __file__, ["--worker", name, "--method", method, "--data", tmp,
+                                                                          "--repeats", args.repeats], threads=args.threads)
+        which = "all 10 splits" if len(splits) == 10 else f"the same first {len(splits)} of 10 splits on every side"
+        case = f"N={n}, D={d}, {u} units"
+        for (mine, peer_name), target in TARGETS.items():
+            ours = out.get(("ours", mine))
+            peer_key = ("brainscore", "pls") if peer_name == "brainscore" else ("himalaya", "ridge")
+            if ours is None or peer_key not in out:
+                continue
+            peer = out[peer_key]
+            ok = lambda m: m.get("status") == "ok"  # noqa: E731
+            r = lambda m: f"{m['value']:.4f}" if ok(m) and m.get("value") is not None else "-"  # noqa: E731
+            label = {"brainscore": "Brain-Score PLS-25 (sklearn)", "himalaya": "himalaya KernelRidgeCV"}[peer_name]
+            rows.append(h.row(bench="regression", case=f"{case}, ours {mine} vs {label}",
+                              ours=ours if ok(ours) else None, peer=peer, peer_name=peer_name, precision="float64",
+                              threads=args.threads, target=target,
+                              note=f"timed on {which}; mean held-out median r: ours {r(ours)}, peer {r(peer)}"
+                                   + ("" if ok(ours) else f"; ours failed: {ours.get('detail', '')[-200:]}")))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.method, args.data, args.repeats)
+        return 0
+    rows = run(argv)
+    h.attach_limits(rows, h.machine_limits(args.threads))
+    print(h.format_table(rows), end="")
+    for r in rows:
+        o, p = r["ours"] or {}, r["peer"] or {}
+        print(f"  {r['case']}: ours {o.get('wall_best', float('nan')):.2f} s wall / {o.get('cpu_best', float('nan')):.2f} s CPU, "
+              f"{o.get('peak_mb') or float('nan'):.0f} MiB; peer {p.get('wall_best') or float('nan'):.2f} s wall / "
+              f"{p.get('cpu_best') or float('nan'):.2f} s CPU, {p.get('peak_mb') or float('nan'):.0f} MiB; {r['note']}")
     return 0
 
 
