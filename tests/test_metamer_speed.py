@@ -296,3 +296,35 @@ def test_synthesis_with_and_without_folding_agree():
     assert float(a.relative_error.max()) < 0.05 and float(b.relative_error.max()) < 0.05
     with pytest.raises(ValueError, match="'fold_batchnorm' parameter must be True or False"):
         MetamerSynthesis(net, "flat", x0, fold_batchnorm="yes", progress=False)
+
+
+# ----------------------------------------------------------------------------- the bench
+def _bench_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_metamers.py"
+    spec = importlib.util.spec_from_file_location("bench_metamers_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_counts_images_where_ours_is_worse():
+    bench = _bench_module()
+    worse, ratio = bench._compare([0.1, 0.2, 0.3], [0.2, 0.2, 0.1])
+    assert worse == 1 and ratio == pytest.approx(3.0, rel=4 * np.finfo(float).eps)
+    assert bench._compare([0.0, 0.1], [0.0, 0.2]) == (0, 1.0)
+    worse, ratio = bench._compare([0.1], [0.0])
+    assert worse == 1 and ratio == float("inf")
+
+
+@pytest.mark.slow
+def test_bench_runs_without_the_peer(tmp_path):
+    bench = _bench_module()
+    rows = bench.run(["--small", "--n-images", "2", "--n-iter", "9", "--warmup", "0", "--venvs", str(tmp_path)])
+    assert [r["peer_status"] for r in rows] == ["missing"] * 3  # no target-matching row without the peer
+    for r in rows:
+        assert r["ours"]["steps"] <= 9 and len(r["ours"]["errors"]) == 2
+        assert all(0 <= e < 1.5 for e in r["ours"]["errors"])
+        assert r["ratio_wall"] is None and r["precision"] == "float32"
