@@ -12,13 +12,15 @@ Ratios are baseline wall / our wall (above 1: ours is faster); the target applie
 forward. Cases: the bench's two (all blocks + fc averaged over space; block4 + fc flattened) and
 the wide one the issue measured at 0.79-0.81: all four blocks flattened (61,440 floats per image
 at 64 x 64). All three run in one fresh process at the given thread count, alternating call by
-call (plain, hooks, ours, plain, ...) so that a busy machine slows them alike; each is measured by
-``bench/_harness.timed`` around the whole pass over the images (best of ``--repeats``).
+call, the order rotating each round (plain, hooks, ours; hooks, ours, plain; ...), so that a busy
+machine slows them alike; each is measured by ``bench/_harness.timed`` around the whole pass over the
+images. The row's ratio is best wall over best wall; the note adds the median of the per-round ratios
+(the three calls of a round ran back to back), the steadier number on a loaded machine.
 
 Usage::
 
-    python bench/bench_extract.py                 # 1024 images 64 x 64, 3 repeats
-    python bench/bench_extract.py --small         # 256 images
+    python bench/bench_extract.py                 # 512 images 64 x 64, 7 rounds
+    python bench/bench_extract.py --small         # 128 images
     python bench/bench_extract.py --threads 1 --repeats 5
     python bench/bench_extract.py --device cuda   # model on the GPU, activations stored on the CPU
 """
@@ -43,7 +45,7 @@ CASES = {
     "block4 + fc, flatten": (["block4", "fc"], "flatten"),
     "all four blocks, flatten": (["block1", "block2", "block3", "block4"], "flatten"),
 }
-SIZES = {"full": 1024, "small": 256}
+SIZES = {"full": 512, "small": 128}
 TARGET = 0.90
 
 
@@ -105,21 +107,25 @@ def worker(n: int, size: int, batch_size: int, repeats: int, device: str = "cpu"
         for fn in sides.values():  # warm-up: kernels, allocator, page cache
             fn()
         got = {k: [] for k in sides}
-        for _ in range(repeats):
-            for k, fn in sides.items():
-                got[k].append(h.timed(fn, repeats=1, warmup=0, sync=sync))
+        names = list(sides)
+        for r in range(repeats):  # the order rotates each round, so no side always runs first
+            for k in names[r % 3 :] + names[: r % 3]:
+                got[k].append(h.timed(sides[k], repeats=1, warmup=0, sync=sync))
         out[case] = {k: _combine(v) for k, v in got.items()}
+        # ratio within each round (the three calls ran back to back, under the same load), then the median
+        out[case]["paired"] = {k: statistics.median(b["wall_best"] / o["wall_best"] for b, o in zip(got[k], got["ours"]))
+                               for k in ("plain forward", "plain hooks")}
     h.emit(out)
 
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="Extraction vs a plain forward pass (and plain hooks) of convnet_medium.")
-    ap.add_argument("--small", action="store_true", help="256 images instead of 1024")
+    ap.add_argument("--small", action="store_true", help="128 images instead of 512")
     ap.add_argument("--threads", type=int, default=1, help="threads (default 1)")
     ap.add_argument("--venvs", default="/work/venvs", help="unused: no peer library (accepted for run_all)")
     ap.add_argument("--size", type=int, default=64, help="image side")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=3, help="alternating rounds (best is kept)")
+    ap.add_argument("--repeats", type=int, default=7, help="alternating rounds (best is kept)")
     ap.add_argument("--device", default="cpu", help="where the model runs (e.g. cuda); outputs are stored on the CPU")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)
@@ -140,10 +146,13 @@ def run(argv: list[str] | None = None) -> list[dict]:
             rows.append(h.row(case=label, ours=None, note=f"worker {res.get('status')}: {res.get('detail', '')[-300:]}", **common))
             continue
         m = res[case]
+        paired = m.get("paired", {})
         rows.append(h.row(case=label, ours=m["ours"], peer={**m["plain forward"], "status": "ok"}, peer_name="plain forward",
-                          target=TARGET, note="baseline: the forward pass alone, nothing stored", **common))
+                          target=TARGET, note=f"baseline: the forward pass alone, nothing stored; median of the "
+                          f"per-round ratios {paired.get('plain forward', float('nan')):.3f}", **common))
         rows.append(h.row(case=label, ours=m["ours"], peer={**m["plain hooks"], "status": "ok"}, peer_name="plain hooks",
-                          note="baseline: hooks storing the same outputs (list + torch.cat)", **common))
+                          note=f"baseline: hooks storing the same outputs (list + torch.cat); median of the per-round "
+                          f"ratios {paired.get('plain hooks', float('nan')):.3f}", **common))
     return rows
 
 
@@ -155,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(argv)
     print(h.format_table(rows), end="")
     for r in rows:
-        print(f"  {r['case']} vs {r['peer_name']}: CPU ratio {r['ratio_cpu']:.3f}, peak ours "
-              f"{(r['ours'] or {}).get('peak_mb')} MiB, baseline {(r['peer'] or {}).get('peak_mb')} MiB" if r.get("ratio_cpu") else f"  {r['case']}: {r['note']}")
+        ours, peer = r["ours"] or {}, r["peer"] or {}
+        print(f"  {r['case']} vs {r['peer_name']}: {r['note']}; wall ratio {r['ratio_wall'] or float('nan'):.3f}, "
+              f"CPU ratio {r['ratio_cpu'] or float('nan'):.3f}; median walls: ours {ours.get('wall_median', float('nan')):.3f} s, "
+              f"baseline {peer.get('wall_median', float('nan')):.3f} s")
     return 0
 
 
