@@ -178,6 +178,15 @@ def _kernel_eigh(tx: Any, xc: Any, gram: Any, sx: float):
     return torch.from_numpy(s).to(tx.dtype), torch.from_numpy(v).to(tx.dtype)
 
 
+def _mm(a: Any, b: Any) -> Any:
+    """``a @ b`` for torch tensors; on the CPU through numpy's BLAS (2x torch's GEMM on the machine of issue 22)."""
+    import torch
+
+    if a.device.type == "cpu" and b.device.type == "cpu" and not (a.requires_grad or b.requires_grad):
+        return torch.from_numpy(np.matmul(a.numpy(), b.numpy()))
+    return a @ b
+
+
 def _float64(dtype: Any, like: Any, device: Any) -> bool:
     import torch
 
@@ -205,13 +214,13 @@ def _loo_select(V, s, B, Yc, alphas, *, fixed_mean: bool, alpha_per_unit: bool):
     A, U = alphas.shape[0], B.shape[1]
     offset = 0.0 if fixed_mean else 1.0 / n
     f = s[None, :] / (s[None, :] + alphas[:, None])  # (A, r) shrinkage factors
-    H = offset + V.square() @ f.T  # (n, A) leverages
+    H = offset + _mm(V.square(), f.T)  # (n, A) leverages
     denom = (1.0 - H).clamp_min(torch.finfo(V.dtype).eps)
     err = torch.empty((A, U), dtype=V.dtype, device=V.device)
     step = max(1, 1024 // max(U, 1))  # bounds the temporaries to n × ~1024
     for a0 in range(0, A, step):
         fa = f[a0 : a0 + step]
-        fitted = V @ (fa[:, :, None] * B[None]).permute(1, 0, 2).reshape(V.shape[1], -1)  # (n, a·U)
+        fitted = _mm(V, (fa[:, :, None] * B[None]).permute(1, 0, 2).reshape(V.shape[1], -1))  # (n, a·U)
         resid = (Yc.repeat(1, fa.shape[0]) - fitted).reshape(n, fa.shape[0], U) / denom[:, a0 : a0 + step, None]
         err[a0 : a0 + step] = resid.square().sum(0)
     if alpha_per_unit:
@@ -220,8 +229,8 @@ def _loo_select(V, s, B, Yc, alphas, *, fixed_mean: bool, alpha_per_unit: bool):
         best = torch.full((U,), int(torch.argmin(err.mean(1))), dtype=torch.long, device=V.device)
     chosen = alphas[best]
     fc = s[:, None] / (s[:, None] + chosen[None, :])  # (r, U) shrinkage at each unit's penalty
-    lev = offset + V.square() @ fc
-    resid = (Yc - V @ (fc * B)) / (1.0 - lev).clamp_min(torch.finfo(V.dtype).eps)
+    lev = offset + _mm(V.square(), fc)
+    resid = (Yc - _mm(V, fc * B)) / (1.0 - lev).clamp_min(torch.finfo(V.dtype).eps)
     return chosen, Yc - resid
 
 
@@ -341,10 +350,10 @@ class RidgeMapping(_LinearMap):
         if d >= n:  # kernel form: decompose the n × n centred Gram matrix
             s, V = _kernel_eigh(tx, Xc, gram, fx[0])
             s = s.clamp_min(0)
-            B = V.T @ Yc
+            B = _mm(V.T, Yc)
             grid = self._grid(float(s.sum()) / max(s.numel(), 1), tx)
             chosen, loo = _loo_select(V, s, B, Yc, grid, fixed_mean=self.loo == "fixed_mean", alpha_per_unit=self.alpha_per_unit)
-            coef = Xc.T @ (V @ (B / (s[:, None] + chosen[None, :])))
+            coef = _mm(Xc.T, _mm(V, B / (s[:, None] + chosen[None, :])))
         else:  # primal form: the d × d covariance is small here
             s, E = torch.linalg.eigh(Xc.T @ Xc)
             keep = s > s.amax() * d * torch.finfo(tx.dtype).eps
