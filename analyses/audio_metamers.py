@@ -209,9 +209,14 @@ def synthesize(name: str, model: nn.Module, layers: dict[str, str], clips: np.nd
     return ds
 
 
-def _other_mean(table, gen: str) -> np.ndarray:
-    """(stage, clip) mean correctness of every judge but the generator (NaN: invalid metamer)."""
-    judges = [str(j) for j in table["judge"].values if str(j) != gen]
+def _other_mean(table, gen: str, allowed: list[str] | None = None) -> np.ndarray:
+    """(stage, clip) mean correctness of every judge but the generator (NaN: invalid metamer).
+
+    ``allowed``: only these judges count (e.g. the standard models).
+    """
+    judges = [str(j) for j in table["judge"].values if str(j) != gen and (allowed is None or str(j) in allowed)]
+    if not judges:
+        return np.full((table.sizes["stage"], table.sizes["image"]), np.nan)
     corr = table["correct"].sel(generator=gen, judge=judges).values
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -228,8 +233,13 @@ def _boot(vals: np.ndarray, boot: np.ndarray) -> list[float]:
     return np.quantile(bs, [0.025, 0.975]).tolist() if bs else [float("nan")] * 2
 
 
-def summarize(table, info: dict[str, dict], cfg: Config) -> dict:
-    """Per kind and stage: other models' and the generator's own accuracy, CIs, adversarial − standard."""
+def summarize(table, info: dict[str, dict], cfg: Config, judge_kind: str | None = None) -> dict:
+    """Per kind and stage: other models' and the generator's own accuracy, CIs, adversarial − standard.
+
+    ``judge_kind``: only judges of that training kind count (e.g. ``'standard'``: every generator is
+    judged by standard models other than itself, so all generators face judges of one strength).
+    """
+    allowed = None if judge_kind is None else [n for n in info if info[n]["kind"] == judge_kind]
     stages = [str(s) for s in table["stage"].values]
     n_clip = table.sizes["image"]
     boot = np.random.default_rng(min(cfg.seeds)).integers(0, n_clip, (cfg.n_boot, n_clip))
@@ -237,11 +247,16 @@ def summarize(table, info: dict[str, dict], cfg: Config) -> dict:
     other: dict[str, np.ndarray] = {}
     for kind in cfg.kinds:
         gens = [g for g in info if info[g]["kind"] == kind]
-        other[kind] = np.stack([_other_mean(table, g) for g in gens])  # (gen, stage, clip)
+        other[kind] = np.stack([_other_mean(table, g, allowed) for g in gens])  # (gen, stage, clip)
         own = np.stack([table["correct"].sel(generator=g, judge=g).values for g in gens])
         rows = {}
         for si, st in enumerate(stages):
             v, o = other[kind][:, si], own[:, si]
+            if not np.isfinite(v).any():
+                rows[st] = {"other_models": float("nan"), "ci95": [float("nan")] * 2,
+                            "generator_itself": float(np.nanmean(o)) if np.isfinite(o).any() else float("nan"),
+                            "n_valid": 0, "n_metamers": int(v.size)}
+                continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 rows[st] = {"other_models": float(np.nanmean(v)), "ci95": _boot(v, boot),
@@ -369,6 +384,7 @@ def run(cfg: Config) -> dict:
     table_all = nc.metamers.recognizability(metamers, models, n_boot=0, seed=min(cfg.seeds), per_image=True)
     summary = summarize(table, info, cfg)
     summary_all = summarize(table_all, info, cfg)
+    summary_std = summarize(table, info, cfg, judge_kind="standard") if "standard" in cfg.kinds else None
 
     ac, ac_summary = None, None
     if cfg.ac:
@@ -379,7 +395,7 @@ def run(cfg: Config) -> dict:
     vocab = list(data.vocabulary)
     nc.metamers.export_metamer_listening_experiment(metamers, out / "listening.html", class_names=vocab, valid=valid,
                                                     title="Which word is this?")
-    _figures(out, metamers, summary, ac_summary, cfg)
+    _figures(out, metamers, summary, summary_std, ac_summary, cfg)
     result = {
         "analysis": "audio_metamers",
         "kind": "run",
@@ -408,6 +424,7 @@ def run(cfg: Config) -> dict:
                                       for j in table["judge"].values} for g in table["generator"].values},
         "summary_valid": summary,
         "summary_all_metamers": summary_all,
+        "summary_standard_judges": summary_std,
         "auditory_cortex": ac,
         "auditory_cortex_summary": ac_summary,
         "seconds": round(time.perf_counter() - t_start, 1),
@@ -434,7 +451,7 @@ def _nested(da) -> dict:
 
 
 # ----------------------------------------------------------------------------- figures
-def plot_recognition(summary: dict, kinds: tuple[str, ...]):
+def plot_recognition(summary: dict, kinds: tuple[str, ...], ylabel: str = "accuracy of other models\non valid metamers"):
     """Other models' accuracy on valid metamers by stage, one line per training kind, 95% CIs."""
     import matplotlib.pyplot as plt
 
@@ -451,7 +468,7 @@ def plot_recognition(summary: dict, kinds: tuple[str, ...]):
         ax.set_xticks(np.arange(len(st)), st)
     ax.axhline(summary["chance"], color="0.5", ls="--", lw=1, label="chance")
     ax.set_ylim(0, 1.02)
-    ax.set_ylabel("accuracy of other models\non valid metamers")
+    ax.set_ylabel(ylabel)
     ax.set_xlabel("metamer stage")
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
@@ -503,13 +520,17 @@ def plot_cochleagrams(metamers: dict, generators: list[str], clip: int = 0, sr: 
     return fig
 
 
-def _figures(out: Path, metamers: dict, summary: dict, ac_summary: dict | None, cfg: Config) -> None:
+def _figures(out: Path, metamers: dict, summary: dict, summary_std: dict | None, ac_summary: dict | None,
+             cfg: Config) -> None:
     try:
         import matplotlib.pyplot as plt
     except ImportError as err:  # matplotlib missing: results still written
         print(f"figures skipped: {err}", file=sys.stderr)
         return
     figs = {"recognizability.png": plot_recognition(summary, cfg.kinds),
+            **({"recognizability_standard_judges.png": plot_recognition(summary_std, cfg.kinds,
+                                                                          "accuracy of the other standard\nmodels on valid metamers")}
+               if summary_std else {}),
             "cochleagrams.png": plot_cochleagrams(metamers, [g for g in metamers if g.endswith(f"_s{min(cfg.seeds)}")])}
     if ac_summary:
         figs["auditory_cortex.png"] = plot_ac(ac_summary)
@@ -557,20 +578,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_summary(res: dict) -> None:
     """The recognisability and auditory-cortex tables of one result record."""
-    s = res["summary_valid"]
-    print(f"chance {s['chance']:.3f}; accuracy of the other models on valid metamers [95% CI] (generator itself):")
-    for kind in res["config"]["kinds"]:
-        print(f"  {kind:9s} " + "  ".join(f"{st}: {v['other_models']:.2f} [{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}] "
-                                          f"({v['generator_itself']:.2f}, {v['n_valid']}/{v['n_metamers']} valid)"
-                                          for st, v in s[kind].items()))
-    for key in [k for k in s if k.endswith("_minus_standard")]:
-        print(f"  {key}: " + "  ".join(f"{st}: {v['difference']:+.2f} [{v['ci95'][0]:+.2f}, {v['ci95'][1]:+.2f}]"
-                                       for st, v in s[key].items()))
+    for key, who in (("summary_valid", "the other models"), ("summary_standard_judges", "the other standard models")):
+        if res.get(key):
+            _print_recognition(res[key], who, res["config"]["kinds"])
     if res.get("auditory_cortex_summary"):
         print("auditory cortex, held-out r (median of 6 components): trained / untrained / difference ± sd over splits")
         for kind, rows in res["auditory_cortex_summary"].items():
             print(f"  {kind:9s} " + "  ".join(f"{layer}: {r['trained']:.2f}/{r['untrained']:.2f}/{r['difference']:+.2f}"
                                               f"±{r['difference_sd_splits']:.2f}" for layer, r in rows.items()))
+
+
+def _print_recognition(s: dict, who: str, kinds: list[str]) -> None:
+    print(f"chance {s['chance']:.3f}; accuracy of {who} on valid metamers [95% CI] (generator itself, valid):")
+    for kind in kinds:
+        print(f"  {kind:9s} " + "  ".join(f"{st}: {v['other_models']:.2f} [{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}] "
+                                          f"({v['generator_itself']:.2f}, {v['n_valid']}/{v['n_metamers']})"
+                                          for st, v in s[kind].items()))
+    for key in [k for k in s if k.endswith("_minus_standard")]:
+        print(f"  {key}: " + "  ".join(f"{st}: {v['difference']:+.2f} [{v['ci95'][0]:+.2f}, {v['ci95'][1]:+.2f}]"
+                                       for st, v in s[key].items()))
 
 
 if __name__ == "__main__":

@@ -175,6 +175,10 @@ def test_study_summary_averages_the_other_models_and_pairs_the_bootstrap():
     assert s["l2_minus_standard"]["early"]["difference"] == pytest.approx(0.0 - 0.75)
     lo, hi = s["standard"]["early"]["ci95"]
     assert 0.0 <= lo <= 0.75 <= hi <= 1.0 and s["chance"] == 0.1
+    # only standard judges: the standard generator has none but itself (NaN), l2 is judged by standard_s0
+    st = summarize(_table(c, gens), info, cfg, judge_kind="standard")
+    assert np.isnan(st["standard"]["late"]["other_models"]) and st["standard"]["late"]["n_valid"] == 0
+    assert st["l2"]["late"]["other_models"] == 1.0 and st["l2"]["early"]["other_models"] == 0.0
 
 
 def test_study_ac_summary_pairs_trained_and_untrained_splits():
