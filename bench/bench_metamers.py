@@ -35,10 +35,10 @@ whatever its speed. ``flops``: the forward + backward work of the steps taken (c
 
 What the rows mean: ``block2.relu`` has 12,544 units for 784 pixels; driving its error to zero
 reconstructs the image itself (measured: the adaptive rows reach ~1e-7 error at ~1e-7 relative
-pixel distance from the originals), so it measures how fast an optimiser inverts the layer. ``avgpool`` (64 units) has true metamers;
-there, measured at load 8-10, every row of ours ends above plenoptic's error on 9 (Adam) to 16
-(feather, adaptive) of the 16 images: the adaptive rule is slower than Adam and the surrogate
-phase hurts, so the >= 3x verdict holds for block2.relu only.
+pixel distance from the originals), so it measures how fast an optimiser inverts the layer.
+``avgpool`` (64 units) has true metamers; there, measured at load 8-10, every row of ours ends
+above plenoptic's error on 9 (Adam) to 16 (feather, adaptive) of the 16 images: the adaptive
+rule is slower than Adam and the surrogate phase hurts, so the >= 3x verdict holds for block2.relu only.
 
 Run:  python bench/bench_metamers.py [--threads 1] [--n-images 16] [--n-iter 300] [--first-image 0]
       [--layer block2.relu|avgpool] [--peer-loss rel|mse] [--small]
