@@ -8,6 +8,7 @@ on waveforms exactly as on images.
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 
 import numpy as np
@@ -216,5 +217,6 @@ def test_study_small_runs_end_to_end_and_reuses_its_work(tmp_path, data_root):
         assert (tmp_path / f).is_file()
     again = run(cfg)  # the models and metamers are reused, so the numbers repeat exactly
     assert again["relative_error_median"] == res["relative_error_median"]
-    assert again["summary_valid"] == res["summary_valid"]
+    # (compared as JSON text: NaN cells, e.g. a stage without valid metamers, are equal there)
+    assert json.dumps(again["summary_valid"], sort_keys=True) == json.dumps(res["summary_valid"], sort_keys=True)
     assert all(t < 5 for t in again["synthesis_seconds"].values())
