@@ -6,14 +6,15 @@ recognisable. This study repeats the model-to-model part at a CPU-friendly scale
 same networks on auditory cortex (Norman-Haignere et al. 2015) stage by stage:
 
 1. Word recognisers (``neurocompare.audio.word_recognizer``: cochleagram front end, four conv
-   blocks, pool, fc) trained on synthesized speech (``neurocompare.audio.speech_dataset``, split
-   by voice) with standard, L2-adversarial and L∞-adversarial training, for each seed, by
-   ``neurocompare.audio.train_word_recognizer`` (its run folders under ``OUT/models/`` are reused).
+   blocks, pool, fc, logits) trained on synthesized speech (``neurocompare.audio.speech_dataset``, split
+   by voice) with standard, L2-adversarial and L∞-adversarial training, for each seed (plus any
+   ``--extra`` models such as ``standard_s1``), by ``neurocompare.audio.train_word_recognizer``
+   (its run folders under ``OUT/models/`` or ``--models-dir`` are reused).
 2. Held-out-voice clips (distinct words, each recognised by the reference model, the first kind's
    model of the first seed, so that adding seeds or kinds keeps them; ``accuracy_natural`` says how
    the other models do on them) are the originals. Metamers
    at the stages early (``cochleagram``), middle (``block2``), late (``block4``) and final
-   (``fc``) of every model: the waveform is optimised through the model from noise at the clips'
+   (``logits``) of every model (:func:`stage_layers`; the small models have two blocks): the waveform is optimised through the model from noise at the clips'
    RMS, no clamp (Feather protocol otherwise: normalised-gradient steps, step halved each round).
    Each synthesis checkpoints its state (``OUT/state_<model>.npz``) and its result
    (``OUT/metamers_<model>.nc``), so an interrupted run resumes and a rerun reuses them.
@@ -23,7 +24,9 @@ same networks on auditory cortex (Norman-Haignere et al. 2015) stage by stage:
 4. Recognisability: every model classifies every generator's valid metamers. Summary per training
    kind and stage: accuracy of the *other* models (all models but the generator), pooled over the
    seeds' generators, with a 95% bootstrap interval over clips, and the paired bootstrap of the
-   difference adversarial − standard; the generator's own accuracy is reported beside it.
+   difference adversarial − standard; the generator's own accuracy is reported beside it. The
+   same with only the standard models as judges (``summary_standard_judges``): every generator then
+   faces judges of one strength (adversarially trained networks are weaker classifiers).
 5. Auditory cortex: the 165 natural sounds (2 s, 16 kHz, each scaled to the training RMS) through
    every trained model and its untrained twin (same architecture, the same seed's initial
    weights); activations averaged over time at each stage; ``normanhaignere2015.AC-ridge``
@@ -33,7 +36,8 @@ same networks on auditory cortex (Norman-Haignere et al. 2015) stage by stage:
 
 Run ``python -m analyses.audio_metamers --out DIR [--small]`` (``NEUROCOMPARE_SMALL=1`` = ``--small``).
 Writes ``DIR/results.jsonl`` (one line per run), ``DIR/metamers_<model>.nc`` (+ ``.json``), figures
-``DIR/recognizability.png``, ``DIR/auditory_cortex.png``, ``DIR/cochleagrams.png`` and the
+``DIR/recognizability.png``, ``DIR/recognizability_standard_judges.png``, ``DIR/auditory_cortex.png``,
+``DIR/cochleagrams.png``, per-model AC scores ``DIR/ac_<model>.json`` and the
 listening experiment ``DIR/listening.html``.
 """
 
@@ -59,7 +63,8 @@ from neurocompare._atomic import atomic_write
 from neurocompare.provenance import git_commit
 
 STAGES = ("early", "middle", "late", "final")
-LAYERS = {"early": "cochleagram", "middle": "block2", "late": "block4", "final": "logits"}  # small mode: block1, block2
+#: the stages of the default word recogniser (:func:`stage_layers` derives them from any depth)
+LAYERS = {"early": "cochleagram", "middle": "block2", "late": "block4", "final": "logits"}
 KINDS = ("standard", "l2", "linf")
 
 
