@@ -321,7 +321,7 @@ def test_read_scores_reports_every_unreadable_file(tmp_path):
 
 
 def test_embedded_json_cannot_break_out_of_the_script():
-    from neurocompare.metamers._psychophysics import _js_json
+    from neurocompare.metamers._page import _js_json
 
     text = _js_json({"name": "</script><!--<img src=x onerror=1>&amp;\u2028"})
     assert not any(c in text for c in "<>&") and "\u2028" not in text
