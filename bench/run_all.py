@@ -11,7 +11,7 @@ Usage::
 
 The machine's limits (CPU, flags, fp32/fp64/bf16 GEMM rate, copy bandwidth, load average) are
 measured at the start and at the end and written as ``kind: "limits"`` lines; every row gets its %
-of peak from the start measurement. Rows are appended to ``bench/results/<date>-<host>.jsonl``
+of peak from the better of the two (load from other jobs only lowers a measured limit). Rows are appended to ``bench/results/<date>-<host>.jsonl``
 after each bench, so an interrupted run keeps what it finished. Each bench runs in a fresh child
 process (``--timeout`` seconds at most); a bench that fails or times out, or a peer whose venv is
 missing, gives a row that says so. The contract a bench script follows is in
@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         end = h.machine_limits(args.threads)
         h.write_rows(out, [{"schema": h.SCHEMA, "kind": "limits", "when": "end", **end}])
         print("at the end: " + h.format_limits(end), end="")
+        h.relimit_file(out)  # % of peak against the better of the two measurements (load only lowers them)
+        h.attach_limits(all_rows, h.best_limits(limits, end), force=True)
     print()
     print(h.format_table(all_rows), end="")
     print(f"rows written to {out}")

@@ -305,3 +305,16 @@ def test_latest_rows_keeps_the_newest_of_each_workload_in_first_place():
     rows = [{"kind": "limits"}, {"bench": "a", "case": "1", "v": 1}, {"bench": "b", "case": "1", "v": 2},
             {"bench": "a", "case": "1", "v": 3}, {"bench": "a", "case": "1", "peer_name": "p", "v": 4}]
     assert [r["v"] for r in h.latest_rows(rows)] == [3, 2, 4]
+
+
+def test_percent_of_peak_uses_the_best_limits_of_each_run(tmp_path):
+    start = {"kind": "limits", "when": "start", "gemm_gflops": {"float32": 2.0}, "bandwidth_gbs": 5.0}
+    end = {"kind": "limits", "when": "end", "gemm_gflops": {"float32": 4.0}, "bandwidth_gbs": 4.0}
+    r = h.row(bench="b", case="c", ours=_m(0.5), precision="float32", threads=1, flops=1e9, bytes=1e9,
+              limits=h.best_limits(start))
+    assert r["pct_gemm_peak"] == pytest.approx(100.0)  # 2 GFLOP/s against the loaded start measurement
+    path = h.write_rows(tmp_path / "r.jsonl", [start, r, end])
+    rows = h.read_rows(h.relimit_file(path))
+    assert rows[1]["pct_gemm_peak"] == pytest.approx(50.0) and rows[1]["peak_gflops"] == 4.0
+    assert rows[1]["pct_bandwidth"] == pytest.approx(40.0)  # 2 GB/s of the best 5 GB/s
+    assert h.best_limits(None) is None
