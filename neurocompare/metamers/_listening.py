@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from neurocompare.metamers._page import write_page
+from neurocompare.metamers._page import numeric_array, write_page
 from neurocompare.metamers._psychophysics import metamer_trials
 
 __all__ = ["export_listening_experiment", "export_metamer_listening_experiment", "wav_bytes", "LEVELS"]
@@ -81,16 +81,7 @@ def wav_bytes(waveform: Any, sample_rate: int) -> bytes:
 
 
 def _check_waveforms(waveforms: Any) -> np.ndarray:
-    try:
-        import torch
-
-        if isinstance(waveforms, torch.Tensor):
-            waveforms = waveforms.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover
-        pass
-    arr = np.asarray(waveforms)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"waveforms must be a numeric array of shape (n_sounds, samples); got dtype {arr.dtype}.")
+    arr = numeric_array(waveforms, "waveforms", "(n_sounds, samples)")
     if arr.ndim == 3 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] < 2:

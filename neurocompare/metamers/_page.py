@@ -21,7 +21,7 @@ import numpy as np
 
 from neurocompare._atomic import atomic_write
 
-__all__ = ["CSV_COLUMNS", "write_page"]
+__all__ = ["CSV_COLUMNS", "numeric_array", "write_page"]
 
 CSV_COLUMNS = (
     "participant",
@@ -347,3 +347,22 @@ def _js_json(obj: Any) -> str:
     for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(char, escape)
     return text
+
+
+def numeric_array(values: Any, name: str, expected: str) -> np.ndarray:
+    """``values`` (numpy array or torch tensor) as a numeric numpy array, or a TypeError.
+
+    ``name`` and ``expected`` (the shape the caller wants, e.g. ``"(n_sounds, samples)"``) go
+    into the error message; shape checks are the caller's.
+    """
+    try:
+        import torch
+
+        if isinstance(values, torch.Tensor):
+            values = values.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    arr = np.asarray(values)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{name} must be a numeric array of shape {expected}; got dtype {arr.dtype}.")
+    return arr

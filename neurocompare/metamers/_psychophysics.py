@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from neurocompare._seeding import numpy_rng
-from neurocompare.metamers._page import CSV_COLUMNS, write_page
+from neurocompare.metamers._page import CSV_COLUMNS, numeric_array, write_page
 
 __all__ = [
     "export_experiment",
@@ -76,16 +76,7 @@ def _to_png(image: np.ndarray) -> str:
 
 
 def _check_images(images: Any) -> np.ndarray:
-    try:
-        import torch
-
-        if isinstance(images, torch.Tensor):
-            images = images.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover
-        pass
-    arr = np.asarray(images)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"images must be a numeric array of shape (n, [channels,] height, width); got dtype {arr.dtype}.")
+    arr = numeric_array(images, "images", "(n, [channels,] height, width)")
     if arr.ndim not in (3, 4) or arr.shape[0] == 0:
         raise ValueError(
             "images must have shape (n_images, height, width) or (n_images, channels, height, width) "
