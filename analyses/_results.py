@@ -65,3 +65,31 @@ def append_summary(out: str | Path, analysis: str, rows: list[dict[str, Any]], s
     }
     with open(Path(out) / "results.jsonl", "a") as fh:
         fh.write(json.dumps(record) + "\n")
+
+
+def metamer_stage_summary(metamers: dict[str, Any], validity: dict[str, Any]) -> dict[str, Any]:
+    """Per generator and stage: median relative error, fraction valid, and whether validity was attainable.
+
+    Parameters
+    ----------
+    metamers : dict {generator name: metamer Dataset}
+        With ``relative_error`` (layer, image) and a ``stage`` coordinate.
+    validity : dict {generator name: validity Dataset}
+        From ``neurocompare.metamers.check_validity``: ``valid`` (layer, image), ``attainable`` (layer).
+
+    Returns
+    -------
+    dict
+        ``relative_error_median``, ``fraction_valid``, ``validity_attainable``, each
+        {generator: {stage: value}}.
+    """
+    import numpy as np
+
+    def per_stage(datasets: dict[str, Any], value) -> dict[str, dict[str, Any]]:
+        return {n: {str(s): value(ds, i) for i, s in enumerate(ds["stage"].values)} for n, ds in datasets.items()}
+
+    return {
+        "relative_error_median": per_stage(metamers, lambda ds, i: float(np.median(ds["relative_error"].values[i]))),
+        "fraction_valid": per_stage(validity, lambda v, i: float(v["valid"].values[i].mean())),
+        "validity_attainable": per_stage(validity, lambda v, i: bool(v["attainable"].values[i])),
+    }

@@ -62,6 +62,8 @@ import neurocompare as nc
 from neurocompare._atomic import atomic_write
 from neurocompare.provenance import git_commit
 
+from analyses._results import metamer_stage_summary
+
 STAGES = ("early", "middle", "late", "final")
 #: the stages of the default word recogniser (:func:`stage_layers` derives them from any depth)
 LAYERS = {"early": "cochleagram", "middle": "block2", "late": "block4", "final": "logits"}
@@ -418,12 +420,7 @@ def run(cfg: Config) -> dict:
         "words": [vocab[i] for i in labels],
         "vocabulary": vocab,
         "synthesis_seconds": timings,
-        "relative_error_median": {n: {str(s): float(np.median(ds["relative_error"].values[i]))
-                                      for i, s in enumerate(ds["stage"].values)} for n, ds in metamers.items()},
-        "fraction_valid": {n: {str(s): float(v["valid"].values[i].mean()) for i, s in enumerate(v["stage"].values)}
-                           for n, v in validity.items()},
-        "validity_attainable": {n: {str(s): bool(v["attainable"].values[i]) for i, s in enumerate(v["stage"].values)}
-                                for n, v in validity.items()},
+        **metamer_stage_summary(metamers, validity),
         "recognizability_valid": _nested(table["accuracy"]),
         "accuracy_natural": {str(g): {str(j): float(table["accuracy_natural"].sel(generator=g, judge=j))
                                       for j in table["judge"].values} for g in table["generator"].values},

@@ -45,6 +45,8 @@ import neurocompare
 from neurocompare.metamers import check_validity, recognizability, save_metamers, synthesize_metamers
 from neurocompare.provenance import git_commit
 
+from analyses._results import metamer_stage_summary
+
 STAGES = ("early", "middle", "late", "final")
 LAYERS = {
     "cnn": {"early": "relu1", "middle": "relu2", "late": "relu3", "final": "out"},
@@ -374,12 +376,7 @@ def run(cfg: Config) -> dict:
         "layers": {n: LAYERS[g["arch"]] for n, g in generators.items()},
         "image_ids": image_ids,
         "synthesis_seconds": timings,
-        "relative_error_median": {n: {str(s): float(np.median(ds["relative_error"].values[i]))
-                                      for i, s in enumerate(ds["stage"].values)} for n, ds in metamers.items()},
-        "fraction_valid": {n: {str(s): float(v["valid"].values[i].mean()) for i, s in enumerate(v["stage"].values)}
-                           for n, v in validity.items()},
-        "validity_attainable": {n: {str(s): bool(v["attainable"].values[i]) for i, s in enumerate(v["stage"].values)}
-                                for n, v in validity.items()},
+        **metamer_stage_summary(metamers, validity),
         "fraction_activation_match": {n: {str(s): float(v["activation_match"].values[i].mean())
                                           for i, s in enumerate(v["stage"].values)} for n, v in validity.items()},
         "recognizability_valid": nested(table["accuracy"]),
